@@ -1,0 +1,38 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Hot element loops (optimizer updates, loss, quantization, data conversion) live in CKernels and are always
+/// compiled with optimization, so that debug-built tests do not crawl through them.
+let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-ffp-contract=fast"])]
+
+let package = Package(
+    name: "CoCoFL",
+    products: [
+        .executable(name: "cocofl", targets: ["cocofl"]),
+        .library(name: "NN", targets: ["NN"]),
+        .library(name: "Platform", targets: ["Platform"]),
+        .library(name: "Storage", targets: ["Storage"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: kernelFlags),
+        .target(name: "NN", dependencies: ["CDNNL", "CKernels"]),
+        .target(name: "Platform", dependencies: ["CZlib", "CKernels"]),
+        .target(name: "Plugins", dependencies: ["NN", "Platform"]),
+        .target(name: "Storage", dependencies: ["CHDF5"]),
+        .executableTarget(
+            name: "cocofl",
+            dependencies: [
+                "NN", "Platform", "Plugins", "Storage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Platform"]),
+        .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+    ]
+)

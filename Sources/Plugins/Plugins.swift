@@ -1,0 +1,1 @@
+// Built-in strategies land here (see issue 4).
