@@ -1,0 +1,140 @@
+import CHDF5
+import Foundation
+
+/// An open HDF5 file; the file is closed when the last reference to it (or to one of its objects) goes away.
+///
+/// Closing happens in `deinit`, which cannot throw: call `flush()` after writing to learn about write errors.
+public final class HDF5File {
+    /// How to open or create a file.
+    public enum Mode: Sendable, Equatable {
+        /// Create the file, replacing an existing HDF5 file; refuses to overwrite a file that is not HDF5.
+        case truncate
+        /// Create the file; fails if anything exists at the path.
+        case createExclusive
+        /// Open an existing HDF5 file for reading.
+        case readOnly
+        /// Open an existing HDF5 file for reading and writing.
+        case readWrite
+    }
+
+    /// The path the file was opened with.
+    public let path: String
+    /// The mode the file was opened with.
+    public let mode: Mode
+    let id: hid_t
+
+    /// Opens or creates the file at `path`; a path holding a file that is not HDF5 is refused and left untouched.
+    public init(path: String, mode: Mode) throws {
+        HDF5Library.prepare()
+        let site = ErrorSite(filePath: path)
+        let call = "HDF5File.init"
+        let entry = FileSystemEntry(path: path)
+        if entry == .directory {
+            throw site.error(.invalidRequest, call: call, reason: "the path is a directory; give a file path")
+        }
+        switch mode {
+        case .truncate:
+            // An empty file holds nothing to lose (e.g. one made by mktemp); anything else must already be HDF5.
+            if case .file(let byteCount) = entry, byteCount > 0, try !HDF5File.isHDF5File(path: path) {
+                throw site.error(
+                    .notHDF5File, call: call,
+                    reason: "refusing to overwrite a file that is not HDF5 (it was left unchanged); "
+                        + "choose another output path or move the file away")
+            }
+            id = try check(
+                H5Fcreate(path, chdf5_H5F_ACC_TRUNC(), chdf5_H5P_DEFAULT(), chdf5_H5P_DEFAULT()), call: "H5Fcreate",
+                at: site, reason: HDF5File.creationHint(path: path))
+        case .createExclusive:
+            if entry != .missing {
+                throw site.error(
+                    .alreadyExists, call: call,
+                    reason: "a file already exists at this path; choose another path or open it with .readWrite")
+            }
+            id = try check(
+                H5Fcreate(path, chdf5_H5F_ACC_EXCL(), chdf5_H5P_DEFAULT(), chdf5_H5P_DEFAULT()), call: "H5Fcreate",
+                at: site, reason: HDF5File.creationHint(path: path))
+        case .readOnly, .readWrite:
+            if entry == .missing {
+                throw site.error(.notFound, call: call, reason: "no such file; check the path")
+            }
+            if try !HDF5File.isHDF5File(path: path) {
+                throw site.error(
+                    .notHDF5File, call: call,
+                    reason: "the file is not an HDF5 file (it was left unchanged); check the path")
+            }
+            let flags = mode == .readOnly ? chdf5_H5F_ACC_RDONLY() : chdf5_H5F_ACC_RDWR()
+            id = try check(
+                H5Fopen(path, flags, chdf5_H5P_DEFAULT()), call: "H5Fopen", at: site,
+                reason: "the file could not be opened; it may be truncated or damaged, or open elsewhere for writing")
+        }
+        self.path = path
+        self.mode = mode
+    }
+
+    deinit {
+        H5Fclose(id)
+    }
+
+    /// Whether the file at `path` starts with an HDF5 signature; throws when it cannot be read.
+    public static func isHDF5File(path: String) throws -> Bool {
+        HDF5Library.prepare()
+        return try check(H5Fis_hdf5(path), call: "H5Fis_hdf5", at: ErrorSite(filePath: path)) > 0
+    }
+
+    /// The root group "/", from which all groups and datasets are reached.
+    public func rootGroup() throws -> HDF5Group {
+        try HDF5Group(file: self, path: "/")
+    }
+
+    /// The attributes of the file (stored on the root group, as h5py's `File.attrs`).
+    public var attributes: HDF5Attributes {
+        HDF5Attributes(owner: self, objectID: id, site: site(object: "/"))
+    }
+
+    /// Writes all buffered data and metadata of this file to the operating system, so a crash keeps it.
+    public func flush() throws {
+        HDF5Library.prepare()
+        try check(H5Fflush(id, H5F_SCOPE_LOCAL), call: "H5Fflush", at: ErrorSite(filePath: path))
+    }
+
+    /// The error site for an object of this file.
+    func site(object: String? = nil) -> ErrorSite {
+        ErrorSite(filePath: path, objectPath: object)
+    }
+
+    /// Throws unless the file was opened for writing.
+    func requireWritable(call: String, object: String) throws {
+        guard mode != .readOnly else {
+            throw site(object: object).error(
+                .invalidRequest, call: call, reason: "the file is open read-only; open it with .readWrite to change it")
+        }
+    }
+
+    private static func creationHint(path: String) -> String {
+        let directory = (path as NSString).deletingLastPathComponent
+        return "could not create the file; check that the directory '\(directory.isEmpty ? "." : directory)' "
+            + "exists and is writable"
+    }
+}
+
+/// What is at a path in the file system.
+enum FileSystemEntry: Equatable {
+    case missing
+    case directory
+    case file(byteCount: Int)
+
+    init(path: String) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            self = .missing
+            return
+        }
+        if isDirectory.boolValue {
+            self = .directory
+            return
+        }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue
+        // An unknown size counts as non-empty, so that truncation never overwrites a file it could not inspect.
+        self = .file(byteCount: size ?? 1)
+    }
+}
