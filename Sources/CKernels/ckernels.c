@@ -98,3 +98,10 @@ double ck_fma_peak_kernel(size_t iterations) {
     (void)sink;
     return (double)iterations * 8.0 * 2.0;
 }
+
+double ck_fma_peak_flops(size_t iterations) {
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx512f")) return (double)iterations * 12.0 * 16.0 * 2.0;
+#endif
+    return (double)iterations * 8.0 * 2.0;
+}

@@ -31,4 +31,7 @@ float ck_absmax(const float *x, size_t count);
 /// Peak fp32 FLOP/s micro-kernel: runs `iterations` rounds of independent AVX-512 FMAs (scalar fallback if the
 /// CPU lacks AVX-512) and returns the FLOPs it performed.
 double ck_fma_peak_kernel(size_t iterations);
+
+/// FLOPs that `ck_fma_peak_kernel(iterations)` performs on this CPU.
+double ck_fma_peak_flops(size_t iterations);
 #endif

@@ -213,8 +213,9 @@ final class PrimitiveAttributes {
 /// Builds a memory descriptor from logical dims (oneDNN order: N, C, H, W), type and layout tag.
 func memoryDescriptor(_ dims: [Int], _ type: dnnl_data_type_t, _ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t {
     var md = dnnl_memory_desc_t()
-    var d = dnnlDims(dims)
-    try check(dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), &d.0, type, tag), "dnnl_memory_desc_init_by_tag", "dims \(dims)")
+    try withDims(dims) { pointer in
+        try check(dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), pointer, type, tag), "dnnl_memory_desc_init_by_tag", "dims \(dims)")
+    }
     return md
 }
 

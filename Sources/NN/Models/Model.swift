@@ -60,6 +60,25 @@ public final class Model: Layer {
         return gradient
     }
 
+    /// Back-propagates the loss gradient only as far as the trainable set needs: units before the first unit with
+    /// trainable parameters are skipped, and units without trainable parameters compute only input gradients.
+    public func backwardForTraining(_ lossGradient: Tensor) throws {
+        let trainable = units.indices.map { index in parameterKeys(unit: index).contains { !frozenKeys.contains($0) && isLearnable($0) } }
+        guard let first = trainable.firstIndex(of: true) else { return }
+        var gradient = lossGradient
+        for index in units.indices.reversed() where index >= first {
+            let request = GradientRequest(input: index > first, parameters: trainable[index])
+            guard let next = try units[index].layer.backward(gradient, request: request) else { return }
+            gradient = next
+        }
+    }
+
+    private func isLearnable(_ key: String) -> Bool {
+        learnableKeys.contains(key)
+    }
+
+    private lazy var learnableKeys: Set<String> = Set(namedParameters().filter(\.parameter.isLearnable).map(\.key))
+
     /// Parameter keys belonging to unit `index`.
     public func parameterKeys(unit index: Int) -> [String] {
         units[index].layer.namedParameters().map(\.key)

@@ -1,0 +1,14 @@
+import ArgumentParser
+
+/// The `cocofl` command-line tool: thin commands over the NN, Platform and Storage libraries.
+@main
+struct CoCoFLCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cocofl",
+        abstract: "Federated learning on heterogeneous devices: CoCoFL and baselines on oneDNN.",
+        version: toolVersion,
+        subcommands: [BenchCommand.self])
+}
+
+/// The tool's version, recorded in every result file.
+let toolVersion = "0.1.0"
