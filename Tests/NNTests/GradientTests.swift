@@ -43,6 +43,17 @@ struct GradientTests {
         _ = try checkLayerGradients(layer, inputShape: [4, 5, 3, 3], tolerance: 3e-2, context: context, epsilon: 2e-2)
     }
 
+    @Test("BatchNorm with fused ReLU (training)")
+    func batchNormReLU() throws {
+        let context = try ComputeContext()
+        let layer = try BatchNorm2D(channels: 4, fusedReLU: true, context: context)
+        try layer.weight.value.assign([0.5, 1.5, -1, 2])
+        try layer.bias.value.assign([0.1, -0.2, 0.3, 0.05])
+        _ = try checkLayerGradients(layer, inputShape: [4, 4, 3, 3], tolerance: 3e-2, context: context, epsilon: 2e-3)
+        // The ReLU really is applied: no negative outputs.
+        #expect(try layer.forward(try randomTensor([2, 4, 3, 3], seed: 3, context: context), phase: .evaluation).toArray().allSatisfy { $0 >= 0 })
+    }
+
     @Test func relu() throws {
         let context = try ComputeContext()
         _ = try checkLayerGradients(ReLU(context: context), inputShape: [2, 3, 4, 4], tolerance: 1e-2, context: context, epsilon: 1e-3)

@@ -3,11 +3,14 @@ import CKernels
 
 /// Batch normalization over the channel axis (`torch.nn.BatchNorm2d`): in training it normalizes with the batch
 /// statistics and updates the running statistics with `momentum` (unbiased variance, like PyTorch); in evaluation
-/// it uses the running statistics. Works on whatever layout the previous layer produced.
+/// it uses the running statistics. Works on whatever layout the previous layer produced. With `fusedReLU` it is
+/// BatchNorm followed by ReLU in one oneDNN pass (the ReLU mask kept in oneDNN's workspace for backward).
 public final class BatchNorm2D: Layer {
     public let channels: Int
     public let epsilon: Float
     public let momentum: Float
+    /// Whether a ReLU is applied in the same pass.
+    public let fusedReLU: Bool
     /// γ [C].
     public let weight: Parameter
     /// β [C].
@@ -27,6 +30,7 @@ public final class BatchNorm2D: Layer {
         let outputs = BufferPool()
         let mean: Tensor
         let variance: Tensor
+        var workspace: Tensor?
         var backward: Primitive?
         var backwardKind = dnnl_backward
         let gradientSlot = LayoutSlot()
@@ -39,8 +43,9 @@ public final class BatchNorm2D: Layer {
     }
 
     /// Creates the layer with γ = 1, β = 0, running mean 0 and running variance 1.
-    public init(channels: Int, epsilon: Float = 1e-5, momentum: Float = 0.1, context: ComputeContext) throws {
+    public init(channels: Int, epsilon: Float = 1e-5, momentum: Float = 0.1, fusedReLU: Bool = false, context: ComputeContext) throws {
         self.channels = channels
+        self.fusedReLU = fusedReLU
         self.epsilon = epsilon
         self.momentum = momentum
         self.context = context
@@ -56,7 +61,9 @@ public final class BatchNorm2D: Layer {
         [("weight", weight), ("bias", bias), ("running_mean", runningMean), ("running_var", runningVariance)]
     }
 
-    private static let scaleShift = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
+    private var flags: UInt32 {
+        dnnl_use_scale.rawValue | dnnl_use_shift.rawValue | (fusedReLU ? dnnl_fuse_norm_relu.rawValue : 0)
+    }
 
     public func forward(_ input: Tensor, phase: Phase) throws -> Tensor {
         guard input.shape.count == 4, input.shape[1] == channels else {
@@ -70,21 +77,25 @@ public final class BatchNorm2D: Layer {
         if plan == nil {
             var data = input.descriptor
             var op = dnnl_batch_normalization_desc_t()
-            let flags = Self.scaleShift | (training ? 0 : dnnl_use_global_stats.rawValue)
+            let phaseFlags = flags | (training ? 0 : dnnl_use_global_stats.rawValue)
             try check(dnnl_batch_normalization_forward_desc_init(
-                &op, training ? dnnl_forward_training : dnnl_forward_inference, &data, epsilon, flags),
+                &op, training ? dnnl_forward_training : dnnl_forward_inference, &data, epsilon, phaseFlags),
                       "dnnl_batch_normalization_forward_desc_init")
             plan = try Plan(forward: Primitive("batch normalization forward", operation: &op, context: context),
                             channels: channels, context: context)
+            let workspace = plan!.forward.memoryDescriptor(dnnl_query_workspace_md)
+            if workspace.byteCount > 0 { plan!.workspace = try Tensor(descriptor: workspace, context: context) }
             plans[key] = plan
         }
         let p = plan!
         let output = try p.outputs.tensor(p.forward.memoryDescriptor(dnnl_query_dst_md), context: context)
         let statistics = training ? (p.mean, p.variance) : (runningMean.value, runningVariance.value)
-        try p.forward.execute([
+        var args: [(Int32, Tensor)] = [
             (DNNL_ARG_SRC, input), (DNNL_ARG_DST, output), (DNNL_ARG_SCALE, weight.value), (DNNL_ARG_SHIFT, bias.value),
             (DNNL_ARG_MEAN, statistics.0), (DNNL_ARG_VARIANCE, statistics.1),
-        ])
+        ]
+        if let workspace = p.workspace { args.append((DNNL_ARG_WORKSPACE, workspace)) }
+        try p.forward.execute(args)
         if training {
             try context.wait()
             let perChannel = input.shape[0] * input.shape[2] * input.shape[3]
@@ -109,7 +120,7 @@ public final class BatchNorm2D: Layer {
             var data = input.descriptor
             var diff = input.descriptor
             var op = dnnl_batch_normalization_desc_t()
-            try check(dnnl_batch_normalization_backward_desc_init(&op, kind, &diff, &data, epsilon, Self.scaleShift),
+            try check(dnnl_batch_normalization_backward_desc_init(&op, kind, &diff, &data, epsilon, flags),
                       "dnnl_batch_normalization_backward_desc_init")
             plan.backward = try Primitive("batch normalization backward", operation: &op, context: context, hint: plan.forward)
             plan.backwardKind = kind
@@ -124,6 +135,7 @@ public final class BatchNorm2D: Layer {
         if request.parameters {
             args += [(DNNL_ARG_DIFF_SCALE, weight.gradient!), (DNNL_ARG_DIFF_SHIFT, bias.gradient!)]
         }
+        if let workspace = plan.workspace { args.append((DNNL_ARG_WORKSPACE, workspace)) }
         try primitive.execute(args)
         return request.input ? diffSrc : nil
     }

@@ -54,8 +54,9 @@ struct ModelBuilder {
     }
 
     func bn(_ c: Int) throws -> BatchNorm2D { try BatchNorm2D(channels: c, context: context) }
+    /// BatchNorm followed by ReLU, fused into one oneDNN pass (same keys as the separate modules).
+    func bnReLU(_ c: Int) throws -> BatchNorm2D { try BatchNorm2D(channels: c, fusedReLU: true, context: context) }
     func relu() -> ReLU { ReLU(context: context) }
-    func relu6() -> ReLU6 { ReLU6(context: context) }
 
     mutating func head(_ features: Int, classes: Int, prefix: [(String?, Layer)] = []) throws -> Model.Unit {
         let linear = try Linear(inputFeatures: features, outputFeatures: classes, context: context, generator: &generator)
@@ -70,7 +71,7 @@ struct ModelBuilder {
         var size = (height, width)
         let (stem, s0) = try conv(channels, stemChannels, kernel: 3, padding: 1, at: size)
         size = s0
-        var units = [Model.Unit(name: "conv1", kind: .stem, layer: Sequential([("conv1", stem), ("bn1", try bn(stemChannels)), (nil, relu())]))]
+        var units = [Model.Unit(name: "conv1", kind: .stem, layer: Sequential([("conv1", stem), ("bn1", try bnReLU(stemChannels))]))]
         var input = stemChannels
         for (stageIndex, (planes, blocks, firstStride)) in stages.enumerated() {
             for blockIndex in 0..<blocks {
@@ -83,7 +84,7 @@ struct ModelBuilder {
                     shortcut = Sequential([("0", sc), ("1", try bn(planes))])
                 }
                 let block = Residual(
-                    main: Sequential([("conv1", c1), ("bn1", try bn(planes)), (nil, relu()), ("conv2", c2), ("bn2", try bn(planes))]),
+                    main: Sequential([("conv1", c1), ("bn1", try bnReLU(planes)), ("conv2", c2), ("bn2", try bn(planes))]),
                     shortcut: shortcut, post: relu(), context: context)
                 let name = "layer\(stageIndex + 1).\(blockIndex)"
                 units.append(Model.Unit(name: name, kind: .block, layer: Sequential([(name, block)])))
@@ -95,13 +96,14 @@ struct ModelBuilder {
         return units
     }
 
-    /// CIFAR MobileNetV2: stride 1 in the stem and the first two stages; ReLU6 activations.
+    /// CIFAR MobileNetV2 as in the reference CIFAR implementation: stride 1 in the stem and the first two stages,
+    /// ReLU activations (fused into the preceding BatchNorm).
     mutating func mobileNetV2(classes: Int) throws -> [Model.Unit] {
         let table = [(1, 16, 1, 1), (6, 24, 2, 1), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
         var size = (height, width)
         let (stem, s0) = try conv(channels, 32, kernel: 3, padding: 1, at: size)
         size = s0
-        var units = [Model.Unit(name: "conv1", kind: .stem, layer: Sequential([("conv1", stem), ("bn1", try bn(32)), (nil, relu6())]))]
+        var units = [Model.Unit(name: "conv1", kind: .stem, layer: Sequential([("conv1", stem), ("bn1", try bnReLU(32))]))]
         var input = 32
         var index = 0
         for (expansion, output, repeats, firstStride) in table {
@@ -112,8 +114,8 @@ struct ModelBuilder {
                 let (c2, s2) = try conv(planes, planes, kernel: 3, stride: stride, padding: 1, groups: planes, at: s1)
                 let (c3, s3) = try conv(planes, output, kernel: 1, at: s2)
                 let main = Sequential([
-                    ("conv1", c1), ("bn1", try bn(planes)), (nil, relu6()),
-                    ("conv2", c2), ("bn2", try bn(planes)), (nil, relu6()),
+                    ("conv1", c1), ("bn1", try bnReLU(planes)),
+                    ("conv2", c2), ("bn2", try bnReLU(planes)),
                     ("conv3", c3), ("bn3", try bn(output)),
                 ])
                 let block: Layer
@@ -136,7 +138,7 @@ struct ModelBuilder {
         }
         let (last, s4) = try conv(input, 1280, kernel: 1, at: size)
         size = s4
-        units.append(Model.Unit(name: "conv2", kind: .io, layer: Sequential([("conv2", last), ("bn2", try bn(1280)), (nil, relu6())])))
+        units.append(Model.Unit(name: "conv2", kind: .io, layer: Sequential([("conv2", last), ("bn2", try bnReLU(1280))])))
         units.append(try head(1280, classes: classes))
         return units
     }
@@ -154,8 +156,8 @@ struct ModelBuilder {
                 let (c1, s1) = try conv(input, 4 * growth, kernel: 1, at: size)
                 let (c2, _) = try conv(4 * growth, growth, kernel: 3, padding: 1, at: s1)
                 let body = Sequential([
-                    ("bn1", try bn(input)), (nil, relu()), ("conv1", c1),
-                    ("bn2", try bn(4 * growth)), (nil, relu()), ("conv2", c2),
+                    ("bn1", try bnReLU(input)), ("conv1", c1),
+                    ("bn2", try bnReLU(4 * growth)), ("conv2", c2),
                 ])
                 let name = "dense\(stage).\(layerIndex)"
                 units.append(Model.Unit(name: name, kind: .block, layer: Sequential([(name, DenseConcat(body: body, context: context))])))
@@ -165,13 +167,13 @@ struct ModelBuilder {
                 let output = input / 2
                 let (c, s1) = try conv(input, output, kernel: 1, at: size)
                 let name = "trans\(stage)"
-                let transition = Sequential([("bn", try bn(input)), (nil, relu()), ("conv", c), (nil, AvgPool2D(kernelSize: 2, context: context))])
+                let transition = Sequential([("bn", try bnReLU(input)), ("conv", c), (nil, AvgPool2D(kernelSize: 2, context: context))])
                 units.append(Model.Unit(name: name, kind: .transition, layer: Sequential([(name, transition)])))
                 input = output
                 size = (s1.0 / 2, s1.1 / 2)
             }
         }
-        units.append(try head(input, classes: classes, prefix: [("bn", try bn(input)), (nil, relu())]))
+        units.append(try head(input, classes: classes, prefix: [("bn", try bnReLU(input))]))
         return units
     }
 }
