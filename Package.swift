@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "NN", dependencies: ["CDNNL", "CKernels"]),
         .target(name: "Platform", dependencies: ["CZlib", "CKernels"]),
         .target(name: "Plugins", dependencies: ["NN", "Platform"]),
-        .target(name: "Storage", dependencies: ["CHDF5"]),
+        .target(name: "Storage", dependencies: ["CHDF5", "NN"]),
         .executableTarget(
             name: "cocofl",
             dependencies: [
