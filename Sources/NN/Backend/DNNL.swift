@@ -198,12 +198,18 @@ final class PrimitiveAttributes {
         try check(dnnl_primitive_attr_set_output_scales(handle, Int64(scales.count), mask, scales), "dnnl_primitive_attr_set_output_scales")
     }
 
-    /// Appends an eltwise post-op (e.g. ReLU fused into a convolution).
-    func appendEltwise(_ algorithm: dnnl_alg_kind_t, alpha: Float = 0, beta: Float = 0, scale: Float = 1) throws {
+    /// Sets the post-ops: an optional sum (the destination's previous contents, read as `sumType`, multiplied by
+    /// `sumScale` and added) and then an optional ReLU.
+    func setPostOps(sum sumType: dnnl_data_type_t?, sumScale: Float = 1, relu: Bool, shiftAfterReLU: Float = 0) throws {
+        guard sumType != nil || relu else { return }
         var ops: dnnl_post_ops_t?
         try check(dnnl_post_ops_create(&ops), "dnnl_post_ops_create")
         defer { dnnl_post_ops_destroy(ops) }
-        try check(dnnl_post_ops_append_eltwise(ops, scale, algorithm, alpha, beta), "dnnl_post_ops_append_eltwise")
+        if let sumType { try check(dnnl_post_ops_append_sum_v2(ops, sumScale, sumType), "dnnl_post_ops_append_sum_v2") }
+        if relu { try check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_relu, 0, 0), "dnnl_post_ops_append_eltwise") }
+        if relu && shiftAfterReLU != 0 {
+            try check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_linear, 1, shiftAfterReLU), "dnnl_post_ops_append_eltwise")
+        }
         try check(dnnl_primitive_attr_set_post_ops(handle, ops), "dnnl_primitive_attr_set_post_ops")
     }
 }

@@ -35,7 +35,7 @@ public class Activation: Layer {
         }
         let output = try outputs.tensor(primitive!.memoryDescriptor(dnnl_query_dst_md), context: context)
         try primitive!.execute([(DNNL_ARG_SRC, input), (DNNL_ARG_DST, output)])
-        lastOutput = phase == .training ? (primitive!, output) : nil
+        lastOutput = phase.keepsState ? (primitive!, output) : nil
         return output
     }
 

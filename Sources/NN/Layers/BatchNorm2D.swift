@@ -21,9 +21,9 @@ public final class BatchNorm2D: Layer {
     public let runningVariance: Parameter
     private let context: ComputeContext
 
-    private struct PlanKey: Hashable { let dims: [Int]; let training: Bool }
+    private struct PlanKey: Hashable { let dims: [Int]; let phase: Phase }
     private var plans: [PlanKey: Plan] = [:]
-    private var lastTraining: (plan: Plan, input: Tensor)?
+    private var lastTraining: (plan: Plan, input: Tensor, phase: Phase)?
 
     private final class Plan {
         let forward: Primitive
@@ -31,6 +31,7 @@ public final class BatchNorm2D: Layer {
         let mean: Tensor
         let variance: Tensor
         var workspace: Tensor?
+        var discardedGradients: (Tensor, Tensor)?
         var backward: Primitive?
         var backwardKind = dnnl_backward
         let gradientSlot = LayoutSlot()
@@ -70,7 +71,7 @@ public final class BatchNorm2D: Layer {
             throw ModelError("BatchNorm2D(\(channels)) got input of shape \(input.shape); expected [N, \(channels), H, W]")
         }
         let training = phase == .training
-        let key = PlanKey(dims: input.shape, training: training)
+        let key = PlanKey(dims: input.shape, phase: phase)
         var plan = plans[key]
         // The primitive is made for the input's layout; rebuild if a producer changed its layout.
         if let existing = plan, !existing.forward.memoryDescriptor(dnnl_query_src_md).sameLayout(as: input.descriptor) { plan = nil }
@@ -79,7 +80,7 @@ public final class BatchNorm2D: Layer {
             var op = dnnl_batch_normalization_desc_t()
             let phaseFlags = flags | (training ? 0 : dnnl_use_global_stats.rawValue)
             try check(dnnl_batch_normalization_forward_desc_init(
-                &op, training ? dnnl_forward_training : dnnl_forward_inference, &data, epsilon, phaseFlags),
+                &op, phase.keepsState ? dnnl_forward_training : dnnl_forward_inference, &data, epsilon, phaseFlags),
                       "dnnl_batch_normalization_forward_desc_init")
             plan = try Plan(forward: Primitive("batch normalization forward", operation: &op, context: context),
                             channels: channels, context: context)
@@ -103,24 +104,24 @@ public final class BatchNorm2D: Layer {
                                         channels, momentum, perChannel)
             runningMean.touch()
             runningVariance.touch()
-            lastTraining = (p, input)
-        } else {
-            lastTraining = nil
         }
+        lastTraining = phase.keepsState ? (p, input, phase) : nil
         return output
     }
 
     public func backward(_ outputGradient: Tensor, request: GradientRequest) throws -> Tensor? {
-        guard let (plan, input) = lastTraining else {
+        guard let (plan, input, phase) = lastTraining else {
             throw ModelError("BatchNorm2D.backward called without a preceding training forward")
         }
         // oneDNN computes the input gradient in both kinds; only `dnnl_backward` also gives dγ and dβ.
-        let kind = request.parameters ? dnnl_backward : dnnl_backward_data
+        let kind = request.parameters || phase != .training ? dnnl_backward : dnnl_backward_data
+        let statistics = phase == .training ? (plan.mean, plan.variance) : (runningMean.value, runningVariance.value)
+        let backwardFlags = flags | (phase == .training ? 0 : dnnl_use_global_stats.rawValue)
         if plan.backward == nil || plan.backwardKind != kind {
             var data = input.descriptor
             var diff = input.descriptor
             var op = dnnl_batch_normalization_desc_t()
-            try check(dnnl_batch_normalization_backward_desc_init(&op, kind, &diff, &data, epsilon, flags),
+            try check(dnnl_batch_normalization_backward_desc_init(&op, kind, &diff, &data, epsilon, backwardFlags),
                       "dnnl_batch_normalization_backward_desc_init")
             plan.backward = try Primitive("batch normalization backward", operation: &op, context: context, hint: plan.forward)
             plan.backwardKind = kind
@@ -129,11 +130,17 @@ public final class BatchNorm2D: Layer {
         let diffDst = try plan.gradientSlot.conform(outputGradient, to: input.descriptor, context: context)
         let diffSrc = try plan.inputGradients.tensor(primitive.memoryDescriptor(dnnl_query_diff_src_md), context: context)
         var args: [(Int32, Tensor)] = [
-            (DNNL_ARG_SRC, input), (DNNL_ARG_DIFF_DST, diffDst), (DNNL_ARG_MEAN, plan.mean), (DNNL_ARG_VARIANCE, plan.variance),
+            (DNNL_ARG_SRC, input), (DNNL_ARG_DIFF_DST, diffDst), (DNNL_ARG_MEAN, statistics.0), (DNNL_ARG_VARIANCE, statistics.1),
             (DNNL_ARG_SCALE, weight.value), (DNNL_ARG_SHIFT, bias.value), (DNNL_ARG_DIFF_SRC, diffSrc),
         ]
         if request.parameters {
             args += [(DNNL_ARG_DIFF_SCALE, weight.gradient!), (DNNL_ARG_DIFF_SHIFT, bias.gradient!)]
+        } else if kind == dnnl_backward {
+            // oneDNN has no data-only backward with global statistics; its dγ, dβ go to scratch buffers.
+            if plan.discardedGradients == nil {
+                plan.discardedGradients = (try Tensor(zeros: [channels], context: context), try Tensor(zeros: [channels], context: context))
+            }
+            args += [(DNNL_ARG_DIFF_SCALE, plan.discardedGradients!.0), (DNNL_ARG_DIFF_SHIFT, plan.discardedGradients!.1)]
         }
         if let workspace = plan.workspace { args.append((DNNL_ARG_WORKSPACE, workspace)) }
         try primitive.execute(args)

@@ -133,7 +133,7 @@ public final class DenseConcat: Layer {
         try concat!.primitive.execute([
             (cdnnl_arg_multiple_src(0), features), (cdnnl_arg_multiple_src(1), input), (DNNL_ARG_DST, concat!.output),
         ])
-        lastShapes = phase == .training ? (features.shape, input.shape) : nil
+        lastShapes = phase.keepsState ? (features.shape, input.shape) : nil
         return concat!.output
     }
 

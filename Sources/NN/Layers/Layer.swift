@@ -6,6 +6,12 @@ public enum Phase: Sendable {
     case training
     /// Evaluation: BatchNorm uses its running statistics; nothing is kept for backward.
     case evaluation
+    /// Frozen with backward: BatchNorm uses its running statistics (as in evaluation) and leaves them alone, but
+    /// state for an input-gradient backward is kept (a frozen unit after CoCoFL's trained window).
+    case frozen
+
+    /// Whether layers keep what a backward pass needs.
+    public var keepsState: Bool { self != .evaluation }
 }
 
 /// Which gradients a backward pass computes. They are separate so that a caller can ask for one without the other

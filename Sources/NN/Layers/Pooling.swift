@@ -48,7 +48,7 @@ public class Pooling2D: Layer {
 
     public func forward(_ input: Tensor, phase: Phase) throws -> Tensor {
         guard input.shape.count == 4 else { throw ModelError("\(type(of: self)) expects [N, C, H, W], got \(input.shape)") }
-        let training = phase == .training
+        let training = phase.keepsState
         let key = PlanKey(dims: input.shape, training: training)
         // Pooling takes its source in the layout the producer chose; rebuild if that layout changed.
         if let plan = plans[key], !plan.forward.memoryDescriptor(dnnl_query_src_md).sameLayout(as: input.descriptor) {
@@ -143,7 +143,7 @@ public final class Flatten: Layer {
 
     public func forward(_ input: Tensor, phase: Phase) throws -> Tensor {
         let plain = try plainSlot.conform(input, to: memoryDescriptor(input.shape, dnnl_f32, plainTag(rank: input.shape.count)), context: context)
-        lastInputShape = phase == .training ? input.shape : nil
+        lastInputShape = phase.keepsState ? input.shape : nil
         return try Tensor(viewing: plain, as: memoryDescriptor([input.shape[0], input.count / input.shape[0]], dnnl_f32, dnnl_ab))
     }
 

@@ -69,7 +69,7 @@ final class WeightedKernel {
     }
 
     func forward(_ input: Tensor, phase: Phase) throws -> Tensor {
-        let training = phase == .training
+        let training = phase.keepsState
         let key = PlanKey(dims: input.shape, training: training)
         let plan: Plan
         if let cached = plans[key] {
