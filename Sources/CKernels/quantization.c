@@ -1,0 +1,93 @@
+#include "quantization.h"
+#include <math.h>
+#include <string.h>
+
+void ck_fold_batchnorm(const float *w, const float *b, size_t oc, size_t per, const float *gamma, const float *beta,
+                       const float *mean, const float *var, float eps, float *fw, float *fb) {
+    for (size_t o = 0; o < oc; o++) {
+        float factor = gamma[o] / sqrtf(var[o] + eps);
+        for (size_t i = 0; i < per; i++) fw[o * per + i] = w[o * per + i] * factor;
+        fb[o] = ((b ? b[o] : 0.0f) - mean[o]) * factor + beta[o];
+    }
+}
+
+void ck_quantize_per_channel(const float *w, size_t oc, size_t per, float *scales, int8_t *q) {
+    for (size_t o = 0; o < oc; o++) {
+        float m = 0;
+        for (size_t i = 0; i < per; i++) { float a = fabsf(w[o * per + i]); if (a > m) m = a; }
+        float scale = m > 0 ? m / 127.0f : 1.0f;
+        scales[o] = scale;
+        float inverse = 1.0f / scale;
+        for (size_t i = 0; i < per; i++) {
+            float v = nearbyintf(w[o * per + i] * inverse);
+            if (v > 127) v = 127;
+            if (v < -127) v = -127;
+            q[o * per + i] = (int8_t)v;
+        }
+    }
+}
+
+void ck_transpose_group_weights(const void *src, void *dst, size_t g, size_t opg, size_t ipg, size_t k, size_t es) {
+    const char *s = (const char *)src;
+    char *d = (char *)dst;
+    for (size_t gi = 0; gi < g; gi++)
+        for (size_t o = 0; o < opg; o++)
+            for (size_t i = 0; i < ipg; i++)
+                memcpy(d + (((gi * ipg + i) * opg + o) * k) * es, s + (((gi * opg + o) * ipg + i) * k) * es, k * es);
+}
+
+void ck_quantize_gradient(const float *g, const uint8_t *mask, const float *cs, float inv, size_t pixels, size_t channels,
+                          int8_t *out) {
+    for (size_t p = 0; p < pixels; p++) {
+        const float *row = g + p * channels;
+        const uint8_t *m = mask ? mask + p * channels : NULL;
+        int8_t *o = out + p * channels;
+        for (size_t c = 0; c < channels; c++) {
+            float v = row[c] * (cs ? cs[c] : 1.0f) * inv;
+            if (m && m[c] == 0) v = 0;
+            v = nearbyintf(v);
+            if (v > 127) v = 127;
+            if (v < -127) v = -127;
+            o[c] = (int8_t)v;
+        }
+    }
+}
+
+void ck_mask_gradient(const float *g, const float *mask, size_t n, float *out) {
+    for (size_t i = 0; i < n; i++) out[i] = mask[i] > 0 ? g[i] : 0.0f;
+}
+
+float ck_absmax_channel_scaled(const float *x, const float *cs, size_t pixels, size_t channels) {
+    float m = 0;
+    for (size_t p = 0; p < pixels; p++)
+        for (size_t c = 0; c < channels; c++) {
+            float a = fabsf(x[p * channels + c] * (cs ? cs[c] : 1.0f));
+            if (a > m) m = a;
+        }
+    return m;
+}
+
+float ck_min(const float *x, size_t n) {
+    float m = n ? x[0] : 0;
+    for (size_t i = 1; i < n; i++) if (x[i] < m) m = x[i];
+    return m;
+}
+
+void ck_similarity(const float *x, const float *y, size_t n, double *dot, double *xx, double *yy, double *sd) {
+    double a = 0, b = 0, c = 0, d = 0;
+    for (size_t i = 0; i < n; i++) {
+        double u = x[i], v = y[i];
+        a += u * v; b += u * u; c += v * v; d += (u - v) * (u - v);
+    }
+    *dot = a; *xx = b; *yy = c; *sd = d;
+}
+
+void ck_mask_gradient_u8(const float *g, const uint8_t *mask, size_t n, float *out) {
+    for (size_t i = 0; i < n; i++) out[i] = mask[i] ? g[i] : 0.0f;
+}
+
+void ck_absmax_per_channel(const float *x, size_t pixels, size_t channels, float *out) {
+    for (size_t c = 0; c < channels; c++) out[c] = 0;
+    for (size_t p = 0; p < pixels; p++)
+        for (size_t c = 0; c < channels; c++) { float a = fabsf(x[p * channels + c]); if (a > out[c]) out[c] = a; }
+}
