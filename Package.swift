@@ -22,7 +22,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: kernelFlags),
         .target(name: "NN", dependencies: ["CDNNL", "CKernels"]),
-        .target(name: "Platform", dependencies: ["CZlib", "CKernels"]),
+        .target(name: "Platform", dependencies: ["NN", "CZlib", "CKernels"]),
         .target(name: "Plugins", dependencies: ["NN", "Platform"]),
         .target(name: "Storage", dependencies: ["CHDF5", "NN"]),
         .executableTarget(
