@@ -1,6 +1,8 @@
 #include "ckernels.h"
+#include "clones.h"
 #include <math.h>
 
+CK_CLONES
 void ck_sgd_update(float *w, const float *g, float *buf, size_t n, float lr, float momentum, float wd, int first) {
     if (momentum == 0.0f || buf == NULL) {
         for (size_t i = 0; i < n; i++) w[i] -= lr * (g[i] + wd * w[i]);
@@ -49,6 +51,7 @@ double ck_softmax_cross_entropy(const float *logits, const int32_t *labels, size
     return total / (double)batch;
 }
 
+CK_CLONES
 void ck_add(const float *a, const float *b, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
 }
@@ -59,6 +62,7 @@ double ck_dot(const float *x, const float *y, size_t n) {
     return s;
 }
 
+CK_CLONES
 float ck_absmax(const float *x, size_t n) {
     float m = 0;
     for (size_t i = 0; i < n; i++) { float a = fabsf(x[i]); if (a > m) m = a; }

@@ -1,4 +1,5 @@
 #include "quantization.h"
+#include "clones.h"
 #include <math.h>
 #include <string.h>
 
@@ -36,35 +37,37 @@ void ck_transpose_group_weights(const void *src, void *dst, size_t g, size_t opg
                 memcpy(d + (((gi * ipg + i) * opg + o) * k) * es, s + (((gi * opg + o) * ipg + i) * k) * es, k * es);
 }
 
+
+/* Round half to even without a libm call, so the loop vectorizes: exact for |v| < 2^22 (our v is clamped to 127). */
+static inline float round_even(float v) { return (v + 12582912.0f) - 12582912.0f; }
+
+CK_CLONES
 void ck_quantize_gradient(const float *g, const uint8_t *mask, const float *cs, float inv, size_t pixels, size_t channels,
                           int8_t *out) {
+    size_t n = pixels * channels;
+    if (cs == NULL) {
+        for (size_t i = 0; i < n; i++) {
+            float v = g[i] * inv;
+            if (mask) v = mask[i] ? v : 0.0f;
+            v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
+            out[i] = (int8_t)(int)round_even(v);
+        }
+        return;
+    }
     for (size_t p = 0; p < pixels; p++) {
-        const float *row = g + p * channels;
-        const uint8_t *m = mask ? mask + p * channels : NULL;
-        int8_t *o = out + p * channels;
         for (size_t c = 0; c < channels; c++) {
-            float v = row[c] * (cs ? cs[c] : 1.0f) * inv;
-            if (m && m[c] == 0) v = 0;
-            v = nearbyintf(v);
-            if (v > 127) v = 127;
-            if (v < -127) v = -127;
-            o[c] = (int8_t)v;
+            size_t i = p * channels + c;
+            float v = g[i] * cs[c] * inv;
+            if (mask) v = mask[i] ? v : 0.0f;
+            v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
+            out[i] = (int8_t)(int)round_even(v);
         }
     }
 }
 
+CK_CLONES
 void ck_mask_gradient(const float *g, const float *mask, size_t n, float *out) {
     for (size_t i = 0; i < n; i++) out[i] = mask[i] > 0 ? g[i] : 0.0f;
-}
-
-float ck_absmax_channel_scaled(const float *x, const float *cs, size_t pixels, size_t channels) {
-    float m = 0;
-    for (size_t p = 0; p < pixels; p++)
-        for (size_t c = 0; c < channels; c++) {
-            float a = fabsf(x[p * channels + c] * (cs ? cs[c] : 1.0f));
-            if (a > m) m = a;
-        }
-    return m;
 }
 
 float ck_min(const float *x, size_t n) {
@@ -82,12 +85,7 @@ void ck_similarity(const float *x, const float *y, size_t n, double *dot, double
     *dot = a; *xx = b; *yy = c; *sd = d;
 }
 
+CK_CLONES
 void ck_mask_gradient_u8(const float *g, const uint8_t *mask, size_t n, float *out) {
     for (size_t i = 0; i < n; i++) out[i] = mask[i] ? g[i] : 0.0f;
-}
-
-void ck_absmax_per_channel(const float *x, size_t pixels, size_t channels, float *out) {
-    for (size_t c = 0; c < channels; c++) out[c] = 0;
-    for (size_t p = 0; p < pixels; p++)
-        for (size_t c = 0; c < channels; c++) { float a = fabsf(x[p * channels + c]); if (a > out[c]) out[c] = a; }
 }

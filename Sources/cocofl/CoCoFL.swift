@@ -7,7 +7,7 @@ struct CoCoFLCommand: ParsableCommand {
         commandName: "cocofl",
         abstract: "Federated learning on heterogeneous devices: CoCoFL and baselines on oneDNN.",
         version: toolVersion,
-        subcommands: [BenchCommand.self])
+        subcommands: [BenchCommand.self, BenchUnitsCommand.self, ProfileCommand.self])
 }
 
 /// The tool's version, recorded in every result file.

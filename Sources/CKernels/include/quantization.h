@@ -31,12 +31,6 @@ void ck_mask_gradient(const float *gradient, const float *mask, size_t count, fl
 /// out = g · (mask > 0) with a uint8 mask (post-ReLU int8 activations).
 void ck_mask_gradient_u8(const float *gradient, const uint8_t *mask, size_t count, float *out);
 
-/// max over [pixels, channels] of |g · channel_scale[c]| (channel_scale may be NULL for 1).
-float ck_absmax_channel_scaled(const float *values, const float *channel_scale, size_t pixels, size_t channels);
-
-/// max |x| per channel over [pixels, channels] into out[channels].
-void ck_absmax_per_channel(const float *values, size_t pixels, size_t channels, float *out);
-
 /// Smallest value.
 float ck_min(const float *values, size_t count);
 

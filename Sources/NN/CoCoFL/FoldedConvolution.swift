@@ -77,6 +77,20 @@ struct FoldedConvolution {
         transposedQuantizedWeights = backwardQuantized
     }
 
+    /// A stride-1 depthwise convolution with "same" padding: its transposed convolution equals a depthwise
+    /// convolution with each kernel flipped in both spatial axes, which has fast int8 kernels.
+    var backwardIsFlippedConvolution: Bool { isDepthwise && stride == 1 && kernelSize % 2 == 1 && padding == kernelSize / 2 }
+
+    /// Each channel's kernel rotated by 180° (for `backwardIsFlippedConvolution`).
+    func flippedKernels<T>(_ values: [T]) -> [T] {
+        let area = kernelSize * kernelSize
+        var result = values
+        for start in Swift.stride(from: 0, to: values.count, by: area) {
+            for i in 0..<area { result[start + i] = values[start + area - 1 - i] }
+        }
+        return result
+    }
+
     /// One group per channel: the transposed convolution keeps channels separate.
     var isDepthwise: Bool { groups > 1 && groups == inputChannels && groups == outputChannels }
 

@@ -26,8 +26,6 @@ struct FrozenUnitStatistics {
     var residualAbsMax: Float = 0
     /// max |g_k| of the gradient entering each stage's transposed convolution.
     var stageGradientAbsMax: [Float]
-    /// Per-channel max |g_k| for depthwise stages (whose transposed convolution does not mix channels).
-    var stageGradientChannelAbsMax: [[Float]]
     var shortcutGradientAbsMax: Float = 0
 }
 
@@ -56,8 +54,6 @@ public final class FrozenUnit {
     /// int8 scale of the residual branch, preloaded into the output buffer before the last convolution adds to it.
     private(set) var residualScale: Float = 1
     private(set) var gradientScales: [Float]
-    /// Per-channel gradient scales of depthwise stages (empty for others).
-    private(set) var gradientChannelScales: [[Float]] = []
     private(set) var shortcutGradientScale: Float = 1
     private var plans: [[Int]: Plan] = [:]
     private var lastPlan: Plan?
@@ -112,8 +108,7 @@ public final class FrozenUnit {
         self.postReLU = postReLU
         self.context = context
         statistics = FrozenUnitStatistics(stageAbsMax: Array(repeating: 0, count: stages.count),
-                                          stageGradientAbsMax: Array(repeating: 0, count: stages.count),
-                                          stageGradientChannelAbsMax: stages.map { [Float](repeating: 0, count: $0.isDepthwise ? $0.outputChannels : 0) })
+                                          stageGradientAbsMax: Array(repeating: 0, count: stages.count))
         stageScales = Array(repeating: 1, count: stages.count)
         gradientScales = Array(repeating: 1, count: stages.count)
     }
@@ -136,7 +131,6 @@ public final class FrozenUnit {
             stageScales[k] = scale(measured.stageAbsMax[k], unsigned: unsigned)
             gradientScales[k] = scale(measured.stageGradientAbsMax[k], unsigned: false)
         }
-        gradientChannelScales = measured.stageGradientChannelAbsMax.map { $0.map { scale($0, unsigned: false) } }
         shortcutGradientScale = scale(measured.shortcutGradientAbsMax, unsigned: false)
         residualScale = scale(measured.residualAbsMax, unsigned: false)
         plans.removeAll()
@@ -154,8 +148,11 @@ public final class FrozenUnit {
         var backwardWeights: Tensor?
         var gradientInput: Tensor?     // quantized (int8) or masked (fp32) gradient entering the deconvolution
         var gradientOutput: Tensor?    // fp32 gradient w.r.t. the stage input
-        /// Set when the transposed convolution has no kernel with a sum post-op: it writes here, then we add.
-        var accumulationBuffer: Tensor?
+        /// fp32 transposed convolutions: the input in the primitive's layout, its output there, and the copy-out.
+        let backwardInputSlot = LayoutSlot()
+        var backwardStaging: Tensor?
+        var backwardCopyOut: Reorder?
+        var backwardSum: Tensor?
     }
 
     private final class Plan {
@@ -273,26 +270,26 @@ public final class FrozenUnit {
     /// `outputScale` (int8 mode) or fp32 channels-last. With `keepForBackward` the next `backward` is valid.
     public func forward(_ input: UnitActivation, keepForBackward: Bool) throws -> UnitActivation {
         let plan = try plan(for: input.tensor.shape)
-        try load(input, into: plan)
+        let unitInput = try load(input, into: plan)
         if recordStatistics {
             try context.wait()
-            let values = plan.input.floats, count = plan.input.count
+            let values = unitInput.floats, count = unitInput.count
             statistics.inputAbsMax = max(statistics.inputAbsMax, ck_absmax(values, count))
             statistics.inputMinimum = min(statistics.inputMinimum, ck_min(values, count))
         }
         if hasResidual {
             if let shortcutPlan = plan.shortcut {
-                try shortcutPlan.forward.execute([(DNNL_ARG_SRC, plan.input), (DNNL_ARG_WEIGHTS, shortcutPlan.weights),
+                try shortcutPlan.forward.execute([(DNNL_ARG_SRC, unitInput), (DNNL_ARG_WEIGHTS, shortcutPlan.weights),
                                                   (DNNL_ARG_BIAS, shortcutPlan.bias), (DNNL_ARG_DST, shortcutPlan.output)])
             } else {
-                try plan.identityReorder!.run(plan.input, into: plan.residualView!)
+                try plan.identityReorder!.run(unitInput, into: plan.residualView!)
             }
             if recordStatistics {
                 try context.wait()
                 statistics.residualAbsMax = max(statistics.residualAbsMax, ck_absmax(plan.residualView!.floats, plan.residualView!.count))
             }
         }
-        var current: Tensor = plan.input
+        var current: Tensor = unitInput
         for (k, stagePlan) in plan.stages.enumerated() {
             try stagePlan.forward.execute([(DNNL_ARG_SRC, current), (DNNL_ARG_WEIGHTS, stagePlan.weights),
                                            (DNNL_ARG_BIAS, stagePlan.bias), (DNNL_ARG_DST, stagePlan.output)])
@@ -307,11 +304,21 @@ public final class FrozenUnit {
         return UnitActivation(tensor: current, scale: int8 ? outputScale : nil)
     }
 
-    private func load(_ input: UnitActivation, into plan: Plan) throws {
+    /// `input` (fp32) converted to this unit's int8 input (a copy), as an int8 predecessor would hand it over.
+    public func quantize(_ input: Tensor) throws -> UnitActivation {
+        let plan = try plan(for: input.shape)
+        let converted = try load(UnitActivation(tensor: input, scale: nil), into: plan)
+        let copy = try Tensor(descriptor: converted.descriptor, context: context)
+        try context.wait()
+        copy.copyBytes(from: converted)
+        return UnitActivation(tensor: copy, scale: int8 ? inputScale : nil)
+    }
+
+    /// The unit's input in its layout, type and scale: the activation itself when it already is, else converted.
+    private func load(_ input: UnitActivation, into plan: Plan) throws -> Tensor {
         let source = input.tensor
         if source.descriptor.sameLayout(as: plan.input.descriptor) && (input.scale ?? 1) == (int8 ? inputScale : 1) {
-            plan.input.copyBytes(from: source)
-            return
+            return source
         }
         if plan.inputReorder == nil || !plan.inputReorder!.source.sameLayout(as: source.descriptor) {
             let attributes = try PrimitiveAttributes()
@@ -321,6 +328,7 @@ public final class FrozenUnit {
             plan.inputReorder = try Reorder(from: source.descriptor, to: plan.input.descriptor, context: context, attributes: attributes)
         }
         try plan.inputReorder!.run(source, into: plan.input)
+        return plan.input
     }
 
     // MARK: Backward
@@ -333,54 +341,50 @@ public final class FrozenUnit {
         let outputDims = plan.stages.last!.output.shape
         let gradient = try plan.gradientSlot.conform(outputGradient, to: memoryDescriptor(outputDims, dnnl_f32, dnnl_acdb), context: context)
         try context.wait()
-        // Gradient through the post-add (or last-stage) ReLU, shared by the main path and the residual.
-        let outputMasked = outputUnsigned
-        if plan.maskedGradient == nil { plan.maskedGradient = try Tensor(descriptor: gradient.descriptor, context: context) }
-        let masked = plan.maskedGradient!
-        let lastOutput = plan.stages.last!.output!
-        if outputMasked {
-            if int8 {
-                ck_mask_gradient_u8(gradient.floats, lastOutput.data.assumingMemoryBound(to: UInt8.self), gradient.count, masked.floats)
-            } else {
-                ck_mask_gradient(gradient.floats, lastOutput.floats, gradient.count, masked.floats)
-            }
-        } else {
-            masked.copyBytes(from: gradient)
+        // The gradient through the post-add (or last-stage) ReLU, shared by the main path and the residual.
+        var masked = gradient
+        if outputUnsigned {
+            if plan.maskedGradient == nil { plan.maskedGradient = try Tensor(descriptor: gradient.descriptor, context: context) }
+            masked = plan.maskedGradient!
+            applyMask(plan.stages.last!.output, to: gradient, into: masked)
         }
-        // Residual branch first, into the input-gradient buffer of stage 0; the main path then adds to it.
+        // Residual branch first, into the input-gradient buffer; the main path's last op then adds to it.
         let inputGradient = try gradientOutput(of: plan.stages[0], dims: plan.inputDims)
         if hasResidual {
             if let shortcut, let shortcutPlan = plan.shortcut {
-                let quantized = try prepareGradient(masked, for: shortcut, scale: shortcutGradientScale, channelScales: [], plan: shortcutPlan, record: { absMax, _ in self.statistics.shortcutGradientAbsMax = max(self.statistics.shortcutGradientAbsMax, absMax) })
-                try transposedConvolution(shortcutPlan, stage: shortcut, input: quantized, scale: shortcutGradientScale, channelScales: [], output: inputGradient, accumulate: false)
+                let prepared = try prepareGradient(masked, mask: nil, for: shortcut, scale: shortcutGradientScale, plan: shortcutPlan) {
+                    self.statistics.shortcutGradientAbsMax = max(self.statistics.shortcutGradientAbsMax, $0)
+                }
+                try transposedConvolution(shortcutPlan, stage: shortcut, input: prepared, scale: shortcutGradientScale, output: inputGradient, accumulate: false)
             } else {
-                inputGradient.copyBytes(from: masked)
+                let from = SendablePointer(masked.data.assumingMemoryBound(to: UInt8.self))
+                let to = SendablePointer(inputGradient.data.assumingMemoryBound(to: UInt8.self))
+                parallelChunks(masked.byteCount, minimumChunk: 1 << 17) { r in (to.pointer + r.lowerBound).update(from: from.pointer + r.lowerBound, count: r.count) }
             }
         }
-        var gradientIn = masked
+        var pending: (gradient: Tensor, mask: Tensor?) = (masked, nil)
         for k in stages.indices.reversed() {
             let stage = stages[k], stagePlan = plan.stages[k]
-            let channelScales = int8 ? gradientChannelScales[k] : []
-            let quantized = try prepareGradient(gradientIn, for: stage, scale: gradientScales[k], channelScales: channelScales, plan: stagePlan, record: { absMax, channelAbsMax in
-                self.statistics.stageGradientAbsMax[k] = max(self.statistics.stageGradientAbsMax[k], absMax)
-                if stage.isDepthwise { self.statistics.stageGradientChannelAbsMax[k] = zip(self.statistics.stageGradientChannelAbsMax[k], channelAbsMax).map { max($0, $1) } }
-            })
-            let output = k == 0 ? inputGradient : try gradientOutput(of: stagePlan, dims: plan.stages[k - 1].output.shape)
-            try transposedConvolution(stagePlan, stage: stage, input: quantized, scale: gradientScales[k], channelScales: channelScales, output: output, accumulate: k == 0 && hasResidual)
-            if k > 0 {
-                try context.wait()
-                let previous = plan.stages[k - 1]
-                if stages[k - 1].relu {
-                    if int8 {
-                        ck_mask_gradient_u8(output.floats, previous.output.data.assumingMemoryBound(to: UInt8.self), output.count, output.floats)
-                    } else {
-                        ck_mask_gradient(output.floats, previous.output.floats, output.count, output.floats)
-                    }
-                }
-                gradientIn = output
+            let prepared = try prepareGradient(pending.gradient, mask: pending.mask, for: stage, scale: gradientScales[k], plan: stagePlan) {
+                self.statistics.stageGradientAbsMax[k] = max(self.statistics.stageGradientAbsMax[k], $0)
             }
+            let output = k == 0 ? inputGradient : try gradientOutput(of: stagePlan, dims: plan.stages[k - 1].output.shape)
+            try transposedConvolution(stagePlan, stage: stage, input: prepared, scale: gradientScales[k], output: output, accumulate: k == 0 && hasResidual)
+            if k > 0 { pending = (output, stages[k - 1].relu ? plan.stages[k - 1].output : nil) }
         }
         return inputGradient
+    }
+
+    /// out = gradient where the (uint8 or fp32) post-ReLU activation is positive, else 0.
+    private func applyMask(_ mask: Tensor, to gradient: Tensor, into out: Tensor) {
+        let g = SendablePointer(gradient.floats), o = SendablePointer(out.floats)
+        if mask.descriptor.data_type == dnnl_u8 {
+            let m = SendablePointer(mask.data.assumingMemoryBound(to: UInt8.self))
+            parallelChunks(gradient.count) { r in ck_mask_gradient_u8(g.pointer + r.lowerBound, m.pointer + r.lowerBound, r.count, o.pointer + r.lowerBound) }
+        } else {
+            let m = SendablePointer(mask.floats)
+            parallelChunks(gradient.count) { r in ck_mask_gradient(g.pointer + r.lowerBound, m.pointer + r.lowerBound, r.count, o.pointer + r.lowerBound) }
+        }
     }
 
     private func gradientOutput(of stagePlan: StagePlan, dims: [Int]) throws -> Tensor {
@@ -390,93 +394,120 @@ public final class FrozenUnit {
         return tensor
     }
 
-    /// int8: q = round(g / s_g), with one s_g per channel for depthwise stages; fp32: g itself (and, when
-    /// calibrating, max |g| overall and per channel).
-    private func prepareGradient(_ gradient: Tensor, for stage: FoldedConvolution, scale: Float, channelScales: [Float],
-                                 plan stagePlan: StagePlan, record: (Float, [Float]) -> Void) throws -> Tensor {
+    /// The input of a stage's transposed convolution: int8 ops get q = round(mask · g / s_g) in one pass; fp32 ops
+    /// get the masked gradient in place (and, when calibrating, max |mask · g| is recorded).
+    private func prepareGradient(_ gradient: Tensor, mask: Tensor?, for stage: FoldedConvolution, scale: Float,
+                                 plan stagePlan: StagePlan, record: (Float) -> Void) throws -> Tensor {
         try context.wait()
         let channels = gradient.shape[1], pixels = gradient.count / channels
-        if recordStatistics {
-            var perChannel = [Float](repeating: 0, count: stage.isDepthwise ? channels : 0)
-            if stage.isDepthwise {
-                perChannel.withUnsafeMutableBufferPointer { ck_absmax_per_channel(gradient.floats, pixels, channels, $0.baseAddress) }
+        if int8Backward(stage) {
+            if stagePlan.gradientInput == nil {
+                stagePlan.gradientInput = try Tensor(descriptor: gradient.descriptor.with(type: dnnl_s8), context: context)
             }
-            record(ck_absmax(gradient.floats, gradient.count), perChannel)
+            let quantized = stagePlan.gradientInput!
+            let g = SendablePointer(gradient.floats), q = SendablePointer(quantized.data.assumingMemoryBound(to: Int8.self))
+            let m = mask.map { SendablePointer($0.data.assumingMemoryBound(to: UInt8.self)) }
+            let inverse = 1 / scale
+            parallelChunks(pixels, minimumChunk: max(1, (1 << 15) / channels)) { r in
+                let offset = r.lowerBound * channels
+                ck_quantize_gradient(g.pointer + offset, m.map { $0.pointer + offset }, nil, inverse, r.count, channels, q.pointer + offset)
+            }
+            return quantized
         }
-        guard int8 else { return gradient }
-        if stagePlan.gradientInput == nil {
-            stagePlan.gradientInput = try Tensor(descriptor: gradient.descriptor.with(type: dnnl_s8), context: context)
-        }
-        let quantized = stagePlan.gradientInput!
-        if channelScales.isEmpty {
-            ck_quantize_gradient(gradient.floats, nil, nil, 1 / scale, pixels, channels, quantized.data.assumingMemoryBound(to: Int8.self))
-        } else {
-            let inverse = channelScales.map { 1 / $0 }
-            ck_quantize_gradient(gradient.floats, nil, inverse, 1, pixels, channels, quantized.data.assumingMemoryBound(to: Int8.self))
-        }
-        return quantized
+        if let mask { applyMask(mask, to: gradient, into: gradient) }
+        if recordStatistics { record(ck_absmax(gradient.floats, gradient.count)) }
+        return gradient
     }
 
     private func transposedConvolution(_ stagePlan: StagePlan, stage: FoldedConvolution, input: Tensor, scale: Float,
-                                       channelScales: [Float], output: Tensor, accumulate: Bool) throws {
+                                       output: Tensor, accumulate: Bool) throws {
         if stagePlan.backward == nil {
-            try buildBackward(stagePlan, stage: stage, input: input, scale: scale, channelScales: channelScales, output: output, accumulate: accumulate)
+            try buildBackward(stagePlan, stage: stage, input: input, scale: scale, output: output, accumulate: accumulate)
         }
-        if let buffer = stagePlan.accumulationBuffer {
-            try stagePlan.backward!.execute([(DNNL_ARG_SRC, input), (DNNL_ARG_WEIGHTS, stagePlan.backwardWeights!), (DNNL_ARG_DST, buffer)])
+        let primitive = stagePlan.backward!
+        let source = try stagePlan.backwardInputSlot.conform(input, to: primitive.memoryDescriptor(dnnl_query_src_md), context: context)
+        // Where the primitive writes: its own layout (fp32 ops), a side buffer (when adding by hand), or the output.
+        let target = stagePlan.backwardStaging ?? stagePlan.backwardSum ?? output
+        try primitive.execute([(DNNL_ARG_SRC, source), (DNNL_ARG_WEIGHTS, stagePlan.backwardWeights!), (DNNL_ARG_DST, target)])
+        if let copyOut = stagePlan.backwardCopyOut {
+            try copyOut.run(target, into: stagePlan.backwardSum ?? output)
+        }
+        if let sum = stagePlan.backwardSum {
             try context.wait()
-            ck_add(output.floats, buffer.floats, output.floats, output.count)
-        } else {
-            try stagePlan.backward!.execute([(DNNL_ARG_SRC, input), (DNNL_ARG_WEIGHTS, stagePlan.backwardWeights!), (DNNL_ARG_DST, output)])
+            let a = SendablePointer(output.floats), b = SendablePointer(sum.floats)
+            parallelChunks(output.count) { r in ck_add(a.pointer + r.lowerBound, b.pointer + r.lowerBound, a.pointer + r.lowerBound, r.count) }
         }
     }
 
+    /// int8 ops read the channels-last int8 gradient and write (or add to) the channels-last output directly, with
+    /// one output scale per channel: real dx[i] = s_g · s_wᵀ[i] · Σ q_g q_wᵀ. fp32 ops let oneDNN pick its blocked
+    /// layouts (much faster for depthwise) and a reorder (with a sum post-op when accumulating) writes the output.
     private func buildBackward(_ stagePlan: StagePlan, stage: FoldedConvolution, input: Tensor, scale: Float,
-                               channelScales: [Float], output: Tensor, accumulate: Bool) throws {
-        func build(_ weightType: dnnl_data_type_t, _ sourceType: dnnl_data_type_t, _ accumulate: Bool) throws -> Primitive {
-            var src = input.descriptor.with(type: sourceType)
-            var wei = try memoryDescriptor(stage.deconvolutionWeightDims, weightType, dnnl_format_tag_any)
-            var dst = output.descriptor
-            var op = dnnl_deconvolution_desc_t()
-            try withDims([stage.stride, stage.stride]) { strides in
-                try withDims([stage.padding, stage.padding]) { pad in
-                    try check(dnnl_deconvolution_forward_desc_init(&op, dnnl_forward_inference, dnnl_deconvolution_direct,
+                               output: Tensor, accumulate: Bool) throws {
+        let quantized = int8Backward(stage)
+        let dataType = quantized ? dnnl_s8 : dnnl_f32
+        var src = quantized ? input.descriptor : try memoryDescriptor(input.shape, dnnl_f32, dnnl_format_tag_any)
+        var wei = try memoryDescriptor(stage.deconvolutionWeightDims, dataType, dnnl_format_tag_any)
+        var dst = quantized ? output.descriptor : try memoryDescriptor(output.shape, dnnl_f32, dnnl_format_tag_any)
+        let flipped = stage.backwardIsFlippedConvolution
+        var deconvolution = dnnl_deconvolution_desc_t()
+        var convolution = dnnl_convolution_desc_t()
+        try withDims([stage.stride, stage.stride]) { strides in
+            try withDims([stage.padding, stage.padding]) { pad in
+                if flipped {
+                    try check(dnnl_convolution_forward_desc_init(&convolution, dnnl_forward_inference, dnnl_convolution_direct,
+                                                                 &src, &wei, nil, &dst, strides, pad, pad),
+                              "dnnl_convolution_forward_desc_init", "frozen unit \(name), flipped depthwise")
+                } else {
+                    try check(dnnl_deconvolution_forward_desc_init(&deconvolution, dnnl_forward_inference, dnnl_deconvolution_direct,
                                                                    &src, &wei, nil, &dst, strides, pad, pad),
                               "dnnl_deconvolution_forward_desc_init", "frozen unit \(name)")
                 }
             }
-            let attributes = try PrimitiveAttributes()
-            // real dx[i] = s_g · s_wᵀ[i] · Σ q_g q_wᵀ: one scale per output channel of the transposed convolution.
-            // Depthwise: output channel c uses only gradient channel c, so its gradient scale joins the output scale.
-            if weightType == dnnl_s8 {
-                let gradientScales = channelScales.isEmpty ? [Float](repeating: scale, count: stage.inputChannels) : channelScales
-                try attributes.setOutputScales(zip(stage.transposedWeightScales, gradientScales).map { $0 * $1 }, mask: 2)
-            }
-            try attributes.setPostOps(sum: accumulate ? dnnl_f32 : nil, relu: false)
-            return try Primitive("frozen \(precision.rawValue) transposed convolution", operation: &op, context: context, attributes: attributes)
         }
-        let primitive: Primitive
+        func make(sum: Bool) throws -> Primitive {
+            let attributes = try PrimitiveAttributes()
+            if quantized { try attributes.setOutputScales(stage.transposedWeightScales.map { $0 * scale }, mask: 2) }
+            try attributes.setPostOps(sum: sum ? dnnl_f32 : nil, relu: false)
+            let label = "frozen \(precision.rawValue) transposed convolution"
+            return flipped ? try Primitive(label, operation: &convolution, context: context, attributes: attributes)
+                : try Primitive(label, operation: &deconvolution, context: context, attributes: attributes)
+        }
+        // Accumulate with a sum post-op where oneDNN has a kernel for it (int8, channels-last); otherwise by hand.
+        var primitive: Primitive
+        var addByHand = accumulate && !quantized
         do {
-            primitive = try build(int8 ? dnnl_s8 : dnnl_f32, int8 ? dnnl_s8 : dnnl_f32, accumulate)
-        } catch let error as DNNLError where accumulate && error.status == dnnl_unimplemented {
-            primitive = try build(int8 ? dnnl_s8 : dnnl_f32, int8 ? dnnl_s8 : dnnl_f32, false)
-            stagePlan.accumulationBuffer = try Tensor(descriptor: output.descriptor, context: context)
+            primitive = try make(sum: accumulate && quantized)
+        } catch let error as DNNLError where accumulate && quantized && error.status == dnnl_unimplemented {
+            primitive = try make(sum: false)
+            addByHand = true
         }
         stagePlan.backward = primitive
+        let destination = primitive.memoryDescriptor(dnnl_query_dst_md)
+        if !destination.sameLayout(as: output.descriptor) {
+            stagePlan.backwardStaging = try Tensor(descriptor: destination, context: context)
+            stagePlan.backwardCopyOut = try Reorder(from: destination, to: output.descriptor, context: context)
+        }
+        if addByHand { stagePlan.backwardSum = try Tensor(descriptor: output.descriptor, context: context) }
+        if int8 && !quantized {
+            fallbacks.append("\(name): stride-\(stage.stride) depthwise transposed convolution (input gradient) in fp32 — oneDNN 2.6's int8 kernel for it is gemm-based and ~100× slower")
+        }
         let plainDims = stage.deconvolutionWeightDims
-        let plain = try Tensor(descriptor: memoryDescriptor(plainDims, int8 ? dnnl_s8 : dnnl_f32, plainTag(rank: plainDims.count)), context: context)
-        if int8 {
-            stage.transposedQuantizedWeights.withUnsafeBytes { plain.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        let plain = try Tensor(descriptor: memoryDescriptor(plainDims, dataType, plainTag(rank: plainDims.count)), context: context)
+        if quantized {
+            let values = flipped ? stage.flippedKernels(stage.transposedQuantizedWeights) : stage.transposedQuantizedWeights
+            values.withUnsafeBytes { plain.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         } else {
-            stage.transposedWeights.withUnsafeBytes { plain.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            let values = flipped ? stage.flippedKernels(stage.transposedWeights) : stage.transposedWeights
+            values.withUnsafeBytes { plain.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         }
         let weights = try Tensor(descriptor: primitive.memoryDescriptor(dnnl_query_weights_md), context: context)
         try Reorder(from: plain.descriptor, to: weights.descriptor, context: context).run(plain, into: weights)
         stagePlan.backwardWeights = weights
-        if int8 && stage.groups > 1 && primitive.implementation.contains("ref") {
-            fallbacks.append("\(name): grouped int8 transposed convolution runs on oneDNN's reference kernel")
-        }
     }
+
+    /// Whether a stage's input-gradient op runs in int8 (strided depthwise ones run in fp32: see `fallbacks`).
+    private func int8Backward(_ stage: FoldedConvolution) -> Bool { int8 && (!stage.isDepthwise || stage.backwardIsFlippedConvolution) }
 
     /// oneDNN implementations of the last forward and backward (for reports).
     public var implementations: [String] {

@@ -92,6 +92,11 @@ public final class Model: Layer {
         }
     }
 
+    /// Makes exactly the parameters of units `window` trainable (CoCoFL's trained window).
+    public func setTrainableUnits(_ window: ClosedRange<Int>) {
+        frozenKeys = Set(units.indices.filter { !window.contains($0) }.flatMap { parameterKeys(unit: $0) })
+    }
+
     /// Makes every parameter trainable again (learnable ones; buffers never are).
     public func unfreezeAll() { frozenKeys.removeAll() }
 

@@ -21,7 +21,9 @@ public final class SGD {
             guard parameter.isLearnable, let gradient = parameter.gradient else { continue }
             let count = parameter.value.count
             if momentum == 0 {
-                ck_sgd_update(parameter.values, gradient.floats, nil, count, learningRate, 0, weightDecay, 0)
+                let w = SendablePointer(parameter.values), g = SendablePointer(gradient.floats)
+                let (lr, wd) = (learningRate, weightDecay)
+                parallelChunks(count) { r in ck_sgd_update(w.pointer + r.lowerBound, g.pointer + r.lowerBound, nil, r.count, lr, 0, wd, 0) }
             } else {
                 let id = ObjectIdentifier(parameter)
                 let first = buffers[id] == nil

@@ -1,0 +1,158 @@
+import Dispatch
+import Foundation
+
+/// The measured cost of one trained window, absolute and as a fraction of full training.
+public struct WindowCost: Codable, Sendable, Equatable {
+    public let first: Int
+    public let last: Int
+    /// Median seconds per batch (forward + backward + SGD step).
+    public let timeSeconds: Double
+    public let timeRatio: Double
+    /// Peak of the engine's own accounting of live tensor and scratchpad bytes during the steps.
+    public let memoryBytes: Int
+    public let memoryRatio: Double
+    /// Growth of the process's peak resident set over its resident set before the window was built.
+    public let peakRSSGrowthBytes: Int
+    /// fp32 bytes of the window's learnable parameters and buffers.
+    public let uploadBytes: Int
+    public let uploadRatio: Double
+
+    public init(first: Int, last: Int, timeSeconds: Double, timeRatio: Double, memoryBytes: Int, memoryRatio: Double,
+                peakRSSGrowthBytes: Int, uploadBytes: Int, uploadRatio: Double) {
+        self.first = first
+        self.last = last
+        self.timeSeconds = timeSeconds
+        self.timeRatio = timeRatio
+        self.memoryBytes = memoryBytes
+        self.memoryRatio = memoryRatio
+        self.peakRSSGrowthBytes = peakRSSGrowthBytes
+        self.uploadBytes = uploadBytes
+        self.uploadRatio = uploadRatio
+    }
+
+    public var window: TrainedWindow { TrainedWindow(first: first, last: last) }
+
+    enum CodingKeys: String, CodingKey {
+        case first, last
+        case timeSeconds = "time_s", timeRatio = "time_ratio", memoryBytes = "memory_bytes", memoryRatio = "memory_ratio"
+        case peakRSSGrowthBytes = "peak_rss_growth_bytes", uploadBytes = "upload_bytes", uploadRatio = "upload_ratio"
+    }
+}
+
+/// A model's table of window costs on this machine (CoCoFL's design-time profile).
+public struct ModelProfile: Codable, Sendable, Equatable {
+    public let model: String
+    public let inputShape: [Int]
+    public let classes: Int
+    public let batch: Int
+    public let repeats: Int
+    public let unitNames: [String]
+    public let windows: [WindowCost]
+
+    public init(model: String, inputShape: [Int], classes: Int, batch: Int, repeats: Int, unitNames: [String], windows: [WindowCost]) {
+        self.model = model
+        self.inputShape = inputShape
+        self.classes = classes
+        self.batch = batch
+        self.repeats = repeats
+        self.unitNames = unitNames
+        self.windows = windows
+    }
+
+    /// The cost of a window, if profiled.
+    public func cost(of window: TrainedWindow) -> WindowCost? {
+        windows.first { $0.first == window.first && $0.last == window.last }
+    }
+}
+
+/// Measures every contiguous window of a model: median step time over repetitions, peak memory and upload size.
+/// Each window gets a fresh compute context and model (same seed), so caches of one window never count for another.
+public struct Profiler {
+    public let modelName: String
+    public let inputShape: [Int]
+    public let classes: Int
+    public let batch: Int
+    public let repeats: Int
+    public let precision: FrozenPrecision
+
+    public init(modelName: String, inputShape: [Int], classes: Int, batch: Int, repeats: Int, precision: FrozenPrecision = .int8) throws {
+        guard batch > 0 else { throw ModelError("--batch must be positive, got \(batch)") }
+        guard repeats > 0 else { throw ModelError("--repeat must be positive, got \(repeats)") }
+        self.modelName = modelName
+        self.inputShape = inputShape
+        self.classes = classes
+        self.batch = batch
+        self.repeats = repeats
+        self.precision = precision
+    }
+
+    /// Profiles the given windows (all n(n+1)/2 by default); `progress` receives (done, total, window).
+    public func run(windows requested: [TrainedWindow]? = nil, progress: (Int, Int, TrainedWindow) -> Void = { _, _, _ in }) throws -> ModelProfile {
+        let probe = try ModelZoo.make(modelName, inputShape: inputShape, classes: classes, seed: 1, context: ComputeContext())
+        let unitCount = probe.units.count
+        let full = TrainedWindow.full(unitCount: unitCount)
+        var windows = requested ?? TrainedWindow.all(unitCount: unitCount)
+        if let bad = windows.first(where: { $0.last >= unitCount }) {
+            throw ModelError("window \(bad) is outside \(modelName)'s units 0…\(unitCount - 1)")
+        }
+        // Full training first: every ratio is relative to it.
+        windows.removeAll { $0 == full }
+        windows.insert(full, at: 0)
+        var raw: [(TrainedWindow, Double, Int, Int, Int)] = []
+        for (index, window) in windows.enumerated() {
+            progress(index, windows.count, window)
+            raw.append(try measure(window))
+        }
+        let reference = raw[0]
+        let costs = raw.map { window, time, memory, rss, upload in
+            WindowCost(first: window.first, last: window.last, timeSeconds: time, timeRatio: time / reference.1,
+                       memoryBytes: memory, memoryRatio: Double(memory) / Double(reference.2), peakRSSGrowthBytes: rss,
+                       uploadBytes: upload, uploadRatio: Double(upload) / Double(reference.4))
+        }.sorted { ($0.first, $0.last) < ($1.first, $1.last) }
+        return ModelProfile(model: modelName, inputShape: inputShape, classes: classes, batch: batch, repeats: repeats,
+                            unitNames: probe.units.map(\.name), windows: costs)
+    }
+
+    private func measure(_ window: TrainedWindow) throws -> (TrainedWindow, Double, Int, Int, Int) {
+        let context = try ComputeContext()
+        ProcessMemory.resetPeak()
+        let residentBefore = ProcessMemory.resident()
+        let model = try ModelZoo.make(modelName, inputShape: inputShape, classes: classes, seed: 1, context: context)
+        // lr 0 keeps the weights fixed while doing the full update arithmetic.
+        let trainer = try WindowTrainer(model: model, window: window, optimizer: SGD(learningRate: 0, weightDecay: 1e-3), precision: precision)
+        let images = try Tensor(zeros: [batch] + inputShape, context: context)
+        var generator = SeededGenerator(seed: 5)
+        try images.assign((0..<images.count).map { _ in Float.random(in: -2...2, using: &generator) })
+        let labels = (0..<batch).map { Int32($0 % classes) }
+        try trainer.step(images: images, labels: labels)  // calibration (fp32 frozen units)
+        try trainer.step(images: images, labels: labels)  // warm-up: primitives and buffers of the int8 path
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try trainer.step(images: images, labels: labels)
+            try context.wait()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        let median = times.sorted()[times.count / 2]
+        let rssGrowth = max(0, ProcessMemory.peakResident() - residentBefore)
+        return (window, median, context.peakBytes, rssGrowth, WindowTrainer.uploadBytes(model: model, window: window))
+    }
+}
+
+/// Resident-set readings from /proc/self (Linux).
+enum ProcessMemory {
+    /// Resets the kernel's peak-RSS mark (VmHWM) to the current RSS.
+    static func resetPeak() {
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    }
+
+    static func resident() -> Int { field("VmRSS:") }
+    static func peakResident() -> Int { field("VmHWM:") }
+
+    private static func field(_ name: String) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name) }) else { return 0 }
+        let kilobytes = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+        return kilobytes * 1024
+    }
+}

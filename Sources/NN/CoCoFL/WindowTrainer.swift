@@ -1,0 +1,144 @@
+import CDNNL
+
+/// A CoCoFL configuration: the contiguous window of units [first, last] that a device trains.
+public struct TrainedWindow: Hashable, Codable, Sendable, CustomStringConvertible {
+    public let first: Int
+    public let last: Int
+
+    public init(first: Int, last: Int) {
+        precondition(0 <= first && first <= last, "a window needs 0 ≤ first ≤ last, got [\(first), \(last)]")
+        self.first = first
+        self.last = last
+    }
+
+    /// The window of full training for a model with `unitCount` units.
+    public static func full(unitCount: Int) -> TrainedWindow { TrainedWindow(first: 0, last: unitCount - 1) }
+
+    /// All n(n+1)/2 contiguous windows of a model with `unitCount` units, ordered by first, then last.
+    public static func all(unitCount: Int) -> [TrainedWindow] {
+        (0..<unitCount).flatMap { first in (first..<unitCount).map { TrainedWindow(first: first, last: $0) } }
+    }
+
+    /// Whether `other` lies inside this window (equal windows contain each other).
+    public func contains(_ other: TrainedWindow) -> Bool { first <= other.first && other.last <= last }
+
+    public var range: ClosedRange<Int> { first...last }
+    public var description: String { "[\(first), \(last)]" }
+}
+
+/// Trains one CoCoFL configuration of a model: units before the window run frozen forward-only, units inside
+/// are trained in fp32, units after run frozen with an input-gradient-only backward. Frozen block units run in
+/// int8 (BN folded); stems, heads and IO units, and blocks that are not conv-BN chains, stay fp32 (listed in
+/// `fp32Units`). The int8 scales come from the first step, which runs the same folded units in fp32 and measures
+/// every activation and gradient range (per-round calibration on the device's own first batch).
+public final class WindowTrainer {
+    public let model: Model
+    public let window: TrainedWindow
+    public let precision: FrozenPrecision
+    public let optimizer: SGD
+    private let loss: SoftmaxCrossEntropy
+    private var frozen: [Int: FrozenUnit] = [:]
+    private var twins: [Int: FrozenUnit] = [:]
+    private var calibrated = false
+    private var dequantizers: [Int: (scale: Float, reorder: Reorder, output: Tensor)] = [:]
+    /// Frozen units that run in fp32 (non-block units, or blocks that cannot be folded), by name.
+    public private(set) var fp32Units: [String] = []
+
+    public init(model: Model, window: TrainedWindow, optimizer: SGD, precision: FrozenPrecision = .int8) throws {
+        guard window.last < model.units.count else {
+            throw ModelError("window \(window) is outside \(model.name)'s units 0…\(model.units.count - 1)")
+        }
+        self.model = model
+        self.window = window
+        self.precision = precision
+        self.optimizer = optimizer
+        loss = SoftmaxCrossEntropy(context: model.context)
+        model.setTrainableUnits(window.range)
+        for (index, unit) in model.units.enumerated() where !window.range.contains(index) {
+            let isBlock = unit.kind == .block || unit.kind == .transition
+            if isBlock, let folded = try FrozenUnit.make(unit: unit, precision: precision, context: model.context) {
+                frozen[index] = folded
+                if precision == .int8 {
+                    twins[index] = try FrozenUnit.make(unit: unit, precision: .fp32, context: model.context)
+                }
+            } else {
+                fp32Units.append(unit.name)
+            }
+        }
+        calibrated = twins.isEmpty
+    }
+
+    /// Ops inside frozen units that fell back to fp32, if any.
+    public var fallbacks: [String] { frozen.keys.sorted().flatMap { frozen[$0]!.fallbacks } }
+
+    /// Names of units that run frozen in int8.
+    public var int8Units: [String] {
+        precision == .int8 ? frozen.keys.sorted().map { model.units[$0].name } : []
+    }
+
+    /// One SGD step on the window. The first step of an int8 trainer runs the frozen units in fp32 and calibrates.
+    @discardableResult
+    public func step(images: Tensor, labels: [Int32]) throws -> SoftmaxCrossEntropy.Result {
+        if calibrated { return try run(images: images, labels: labels, frozenUnits: frozen) }
+        for twin in twins.values { twin.recordStatistics = true }
+        let result = try run(images: images, labels: labels, frozenUnits: twins)
+        for (index, twin) in twins {
+            twin.recordStatistics = false
+            frozen[index]!.calibrate(from: twin.statistics)
+        }
+        twins.removeAll()
+        calibrated = true
+        return result
+    }
+
+    private func run(images: Tensor, labels: [Int32], frozenUnits: [Int: FrozenUnit]) throws -> SoftmaxCrossEntropy.Result {
+        var current = UnitActivation(tensor: images, scale: nil)
+        for (index, unit) in model.units.enumerated() {
+            if let folded = frozenUnits[index] {
+                current = try folded.forward(current, keepForBackward: index > window.last)
+            } else {
+                let phase: Phase = window.range.contains(index) ? .training : (index < window.first ? .evaluation : .frozen)
+                current = UnitActivation(tensor: try unit.layer.forward(try fp32(current, unit: index), phase: phase), scale: nil)
+            }
+        }
+        let result = try loss(logits: try fp32(current, unit: model.units.count), labels: labels)
+        var gradient = result.gradient
+        for index in stride(from: model.units.count - 1, through: window.first, by: -1) {
+            if let folded = frozenUnits[index] {
+                gradient = try folded.backward(gradient)
+            } else {
+                let trained = window.range.contains(index)
+                let request = GradientRequest(input: index > window.first, parameters: trained)
+                guard let next = try model.units[index].layer.backward(gradient, request: request) else { break }
+                gradient = next
+            }
+        }
+        try model.context.wait()
+        try optimizer.step(model.trainableParameters().map(\.parameter))
+        return result
+    }
+
+    /// An fp32 view of an activation entering unit `index` (int8 activations are dequantized).
+    private func fp32(_ activation: UnitActivation, unit index: Int) throws -> Tensor {
+        guard let scale = activation.scale else { return activation.tensor }
+        let source = activation.tensor
+        if let cached = dequantizers[index], cached.scale == scale, cached.reorder.source.sameLayout(as: source.descriptor) {
+            try cached.reorder.run(source, into: cached.output)
+            return cached.output
+        }
+        let output = try Tensor(descriptor: source.descriptor.with(type: dnnl_f32), context: model.context)
+        let attributes = try PrimitiveAttributes()
+        try attributes.setOutputScales([scale], mask: 0)
+        let reorder = try Reorder(from: source.descriptor, to: output.descriptor, context: model.context, attributes: attributes)
+        dequantizers[index] = (scale, reorder, output)
+        try reorder.run(source, into: output)
+        return output
+    }
+
+    /// fp32 bytes a device uploads after training this window: the window's learnable parameters and buffers.
+    public static func uploadBytes(model: Model, window: TrainedWindow) -> Int {
+        window.range.reduce(0) { total, index in
+            total + model.units[index].layer.namedParameters().reduce(0) { $0 + $1.parameter.value.count * 4 }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import ArgumentParser
+import Foundation
+import NN
+import Storage
+
+/// `cocofl profile`: CoCoFL's design-time cost table of every trained window of a model on this machine.
+struct ProfileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "profile",
+        abstract: "Measure time, memory and upload of every contiguous trained window of a model.",
+        discussion: """
+            For each of the n(n+1)/2 windows [first, last] it trains a few batches with the units before the window \
+            frozen (int8, forward only), the window trained (fp32) and the units after it frozen with an int8 \
+            input-gradient backward, and reports the median time per batch, the engine's peak memory, the process's \
+            peak-RSS growth and the upload bytes, each also as a ratio to full training [0, n−1]. \
+            Build with -c release. Progress goes to stderr.
+            """)
+
+    @Option(help: "Model: \(ModelZoo.names.joined(separator: ", ")).")
+    var model: String
+
+    @Option(help: "Input shape C,H,W.")
+    var input = "3,32,32"
+
+    @Option(help: "Number of classes.")
+    var classes = 10
+
+    @Option(help: "Batch size.")
+    var batch = 32
+
+    @Option(name: .customLong("repeat"), help: "Timed steps per window (the median is reported).")
+    var repeats = 5
+
+    @Option(help: "Only these windows, e.g. 0-19,10-19,19-19 (default: all).")
+    var windows: String?
+
+    @Flag(help: "Print a JSON array, one object per window.")
+    var json = false
+
+    @Option(help: "Also write the table into this HDF5 results file under /profiles/<model>/<name>.")
+    var out: String?
+
+    @Option(help: "Profile name inside the HDF5 file (default: CxHxW-bBATCH).")
+    var name: String?
+
+    func validate() throws {
+        _ = try parseShape(input, option: "--input")
+        guard ModelZoo.names.contains(model) else {
+            throw ValidationError("unknown model '\(model)'; known models: \(ModelZoo.names.joined(separator: ", "))")
+        }
+        guard classes >= 2 else { throw ValidationError("--classes must be at least 2") }
+        guard batch > 0, repeats > 0 else { throw ValidationError("--batch and --repeat must be positive") }
+        _ = try parsedWindows()
+    }
+
+    func parsedWindows() throws -> [TrainedWindow]? {
+        guard let windows else { return nil }
+        return try windows.split(separator: ",").map { part in
+            let bounds = part.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard bounds.count == 2, let first = bounds[0], let last = bounds[1], 0 <= first, first <= last else {
+                throw ValidationError("--windows takes FIRST-LAST pairs separated by commas (e.g. 0-19,10-19), got '\(part)'")
+            }
+            return TrainedWindow(first: first, last: last)
+        }
+    }
+
+    func run() throws {
+        let shape = try parseShape(input, option: "--input")
+        let profiler = try Profiler(modelName: model, inputShape: shape, classes: classes, batch: batch, repeats: repeats)
+        let start = Date()
+        let profile = try profiler.run(windows: try parsedWindows()) { done, total, window in
+            let elapsed = Date().timeIntervalSince(start)
+            let eta = done == 0 ? "" : String(format: ", ETA %.0f s", elapsed / Double(done) * Double(total - done))
+            standardError("profiling \(model): window \(done + 1)/\(total) \(window)\(eta)")
+        }
+        if let out {
+            let results = try ResultsFile(path: out, access: .createOrAppend(toolVersion: toolVersion))
+            let table = ProfileTable(
+                inputShape: shape, batch: batch, repeatCount: repeats, toolVersion: toolVersion,
+                rows: profile.windows.map {
+                    ProfileTable.Row(first: $0.first, last: $0.last, timeSeconds: $0.timeSeconds, timeRatio: $0.timeRatio,
+                                     memoryBytes: Double($0.memoryBytes), memoryRatio: $0.memoryRatio,
+                                     uploadBytes: Double($0.uploadBytes), uploadRatio: $0.uploadRatio)
+                })
+            let profileName = name ?? "\(shape.map(String.init).joined(separator: "x"))-b\(batch)"
+            try results.writeProfile(table, model: model, name: profileName)
+            try results.flush()
+            standardError("wrote /profiles/\(model)/\(profileName) to \(out)")
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let lines = try profile.windows.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+            print("[\n  " + lines.joined(separator: ",\n  ") + "\n]")
+        } else {
+            print(Self.table(profile))
+        }
+    }
+
+    static func table(_ profile: ModelProfile) -> String {
+        var lines = ["\(profile.model), input \(profile.inputShape.map(String.init).joined(separator: "×")), batch \(profile.batch), median of \(profile.repeats)",
+                     "first last  time_ms  time_ratio  memory_MB  memory_ratio  upload_MB  upload_ratio"]
+        for w in profile.windows {
+            lines.append(String(format: "%5d %4d %8.2f %11.3f %10.1f %13.3f %10.2f %13.3f", w.first, w.last, w.timeSeconds * 1e3,
+                                w.timeRatio, Double(w.memoryBytes) / 1e6, w.memoryRatio, Double(w.uploadBytes) / 1e6, w.uploadRatio))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Writes a line to standard error (progress and diagnostics).
+func standardError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
