@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "NN", dependencies: ["CDNNL", "CKernels"]),
         .target(name: "Platform", dependencies: ["NN", "CZlib", "CKernels"]),
         .target(name: "Plugins", dependencies: ["NN", "Platform"]),
-        .target(name: "Storage", dependencies: ["CHDF5", "NN"]),
+        .target(name: "Storage", dependencies: ["CHDF5", "NN", "Platform"]),
         .executableTarget(
             name: "cocofl",
             dependencies: [
@@ -34,5 +34,6 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Platform"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Platform", "NN"]),
     ]
 )

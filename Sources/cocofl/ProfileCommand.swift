@@ -112,3 +112,8 @@ struct ProfileCommand: ParsableCommand {
 func standardError(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }
+
+/// Writes a line to standard output without buffering.
+func standardOutput(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}

@@ -1,0 +1,124 @@
+import NN
+
+/// What a sampled device does in a round.
+public enum LocalPlan: Sendable, Equatable {
+    /// The device does not take part; the reason goes into the round's metrics.
+    case skip(reason: String)
+    /// Train the contiguous window of units (the full window is plain full-model training); upload that window.
+    case window(TrainedWindow)
+    /// Train a width-scaled sub-model (HeteroFL family): ⌈ratio·C⌉ channels per hidden layer picked by `selection`.
+    case subModel(ratio: Double, selection: SubModelSelection)
+}
+
+/// What a strategy may look at when it plans one device's round.
+public struct DeviceRound: Sendable {
+    public let deviceID: Int
+    public let groupName: String
+    /// This round's limits as fractions of full training.
+    public let limits: DeviceLimits
+    /// 1-based round number.
+    public let round: Int
+    public let sampleCount: Int
+
+    public init(deviceID: Int, groupName: String, limits: DeviceLimits, round: Int, sampleCount: Int) {
+        self.deviceID = deviceID
+        self.groupName = groupName
+        self.limits = limits
+        self.round = round
+        self.sampleCount = sampleCount
+    }
+}
+
+/// What a strategy knows about the run when it is created.
+public struct StrategyEnvironment: Sendable {
+    public let modelName: String
+    public let unitCount: Int
+    /// The cost table of every trained window on this machine (CoCoFL's design-time profile).
+    public let profile: ModelProfile
+
+    public init(modelName: String, unitCount: Int, profile: ModelProfile) {
+        self.modelName = modelName
+        self.unitCount = unitCount
+        self.profile = profile
+    }
+}
+
+/// A strategy's options from the run configuration (`key = value` strings). Each option read is marked used;
+/// `finish()` rejects the rest, so a misspelled option is an error, not a silent default.
+public final class StrategyOptions {
+    private let values: [String: String]
+    private var used: Set<String> = []
+    /// The strategy the options belong to, for messages.
+    public let strategyID: String
+
+    public init(_ values: [String: String], strategyID: String) {
+        self.values = values
+        self.strategyID = strategyID
+    }
+
+    /// A Double option, or `defaultValue` when absent.
+    public func double(_ key: String, default defaultValue: Double) throws -> Double {
+        used.insert(key)
+        guard let text = values[key] else { return defaultValue }
+        guard let value = Double(text) else {
+            throw StrategyError("option '\(key)' of strategy '\(strategyID)' must be a number, got '\(text)'")
+        }
+        return value
+    }
+
+    /// A string option, or `defaultValue` when absent.
+    public func string(_ key: String, default defaultValue: String) -> String {
+        used.insert(key)
+        return values[key] ?? defaultValue
+    }
+
+    /// Throws if any option was not read by the strategy.
+    public func finish() throws {
+        let unknown = Set(values.keys).subtracting(used).sorted()
+        guard unknown.isEmpty else {
+            let known = used.sorted()
+            throw StrategyError("unknown option\(unknown.count > 1 ? "s" : "") \(unknown.map { "'\($0)'" }.joined(separator: ", ")) for strategy '\(strategyID)'; "
+                                + (known.isEmpty ? "it takes no options" : "it takes: \(known.joined(separator: ", "))"))
+        }
+    }
+}
+
+/// An error from a strategy's configuration or planning.
+public struct StrategyError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A federated-learning strategy: a per-device plan each round and an aggregation of the partial updates.
+/// Conformers live in `Plugins` (built in) or in a plugin library.
+public protocol Strategy: AnyObject {
+    /// Decides what one sampled device does this round. `generator` is the device's own seeded stream.
+    func plan(_ device: DeviceRound, generator: inout SeededGenerator) throws -> LocalPlan
+    /// Combines this round's uploads into the new global parameters. `participantCount` counts the devices that
+    /// trained this round (skipped devices excluded).
+    func aggregate(global: ParameterSet, updates: [PartialUpdate], participantCount: Int) throws -> ParameterSet
+}
+
+/// A registry entry: a stable id, a one-line summary and a factory from options and environment.
+public struct StrategyEntry: RegistryEntry, Sendable {
+    public let id: String
+    public let summary: String
+    public let make: @Sendable (StrategyOptions, StrategyEnvironment) throws -> Strategy
+
+    public init(id: String, summary: String, make: @escaping @Sendable (StrategyOptions, StrategyEnvironment) throws -> Strategy) {
+        self.id = id
+        self.summary = summary
+        self.make = make
+    }
+
+    /// Creates the strategy and checks that every option was understood.
+    public func instantiate(options: [String: String], environment: StrategyEnvironment) throws -> Strategy {
+        let parsed = StrategyOptions(options, strategyID: id)
+        let strategy = try make(parsed, environment)
+        try parsed.finish()
+        return strategy
+    }
+}
+
+/// The registry of strategies a run can use.
+public typealias StrategyCatalog = StrategyRegistry<StrategyEntry>

@@ -1,0 +1,35 @@
+import NN
+import Platform
+
+/// FedAvg: every sampled device trains the full model, as if unconstrained; the server averages.
+public final class FedAvg: Strategy {
+    /// Registry entry.
+    public static let entry = StrategyEntry(id: "fedavg", summary: "every device trains the full model (ignores limits)") { options, environment in
+        try FedAvg(weighting: deviceWeighting(options), unitCount: environment.unitCount)
+    }
+
+    let rule: FedAvgAggregation
+    let unitCount: Int
+
+    init(weighting: DeviceWeighting, unitCount: Int) {
+        rule = FedAvgAggregation(weighting: weighting)
+        self.unitCount = unitCount
+    }
+
+    public func plan(_ device: DeviceRound, generator: inout SeededGenerator) throws -> LocalPlan {
+        .window(.full(unitCount: unitCount))
+    }
+
+    public func aggregate(global: ParameterSet, updates: [PartialUpdate], participantCount: Int) throws -> ParameterSet {
+        try rule.aggregate(global: global, updates: updates, participantCount: participantCount)
+    }
+}
+
+/// Reads the shared `weighting` option: `uniform` (the reference: equal-size shards) or `samples`.
+func deviceWeighting(_ options: StrategyOptions) throws -> DeviceWeighting {
+    switch options.string("weighting", default: "uniform") {
+    case "uniform": return .uniform
+    case "samples": return .sampleCount
+    case let other: throw StrategyError("option 'weighting' of strategy '\(options.strategyID)' must be 'uniform' or 'samples', got '\(other)'")
+    }
+}

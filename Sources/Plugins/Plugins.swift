@@ -1,1 +1,0 @@
-// Built-in strategies land here (see issue 4).

@@ -1,0 +1,91 @@
+import Foundation
+import NN
+import Platform
+import Plugins
+import Testing
+
+/// Short federated runs of every built-in strategy on real Fashion-MNIST data.
+@Suite("End-to-end runs")
+struct EndToEndTests {
+    /// 2,000 training images over 10 devices (5 per round), 500 test images, IID, 8 rounds.
+    static func configuration(_ strategy: String) -> RunConfiguration {
+        var configuration = RunConfiguration(strategy: strategy)
+        configuration.model = "resnet8"
+        configuration.devices = 10
+        configuration.perRound = 5
+        configuration.rounds = 8
+        configuration.partition = .iid
+        configuration.learningRate = 0.05
+        configuration.momentum = 0.9
+        configuration.learningRateMilestones = []
+        configuration.evaluationInterval = 4
+        configuration.trainSubset = 2000
+        configuration.testSubset = 500
+        configuration.seed = 3
+        configuration.batchNormEvaluation = .testBatch
+        return configuration
+    }
+
+    /// One profile for all runs (its content only steers CoCoFL's choices).
+    static let profile: ModelProfile = try! Profiler(modelName: "resnet8", inputShape: [1, 28, 28], classes: 10, batch: 32, repeats: 1).run()
+
+    @Test("Accuracy rises clearly above chance", arguments: ["fedavg", "device-dropping", "cocofl", "heterofl", "fedrolex", "federated-dropout"])
+    func learns(strategy: String) throws {
+        let simulation = try Simulation(configuration: Self.configuration(strategy), catalog: BuiltinStrategies.catalog(), profile: Self.profile)
+        var history: [RoundMetrics] = []
+        try simulation.run { history.append($0) }
+        let final = try #require(history.last?.evaluation)
+        #expect(final.accuracy > 0.45, "\(strategy): final accuracy \(final.accuracy)")
+        #expect(history.allSatisfy { $0.participants + $0.skippedCount == 5 })
+        #expect(Set(final.perGroupAccuracy.keys) == ["strong", "medium", "weak"])
+        if strategy == "device-dropping" {
+            // Only the strong group (1.0, 1.0, 1.0) admits full training.
+            #expect(history.contains { $0.skippedCount > 0 })
+        }
+        if strategy == "cocofl" {
+            // Constrained devices upload less than full models.
+            let fullBytes = Self.profile.cost(of: .full(unitCount: 5))!.uploadBytes
+            #expect(history.contains { $0.uploadBytes < $0.participants * fullBytes })
+        }
+        print("[e2e] \(strategy): accuracy \(final.accuracy) groups \(final.perGroupAccuracy) upload \(history.reduce(0) { $0 + $1.uploadBytes })")
+    }
+
+    @Test("The same seed reproduces a run exactly")
+    func reproducible() throws {
+        var configuration = Self.configuration("cocofl")
+        configuration.rounds = 2
+        configuration.evaluationInterval = 2
+        let a = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), profile: Self.profile)
+        let b = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), profile: Self.profile)
+        try a.run { _ in }
+        try b.run { _ in }
+        #expect(a.global == b.global)
+    }
+
+    @Test("A device with no feasible configuration sits the round out instead of failing")
+    func infeasibleDevices() throws {
+        var configuration = Self.configuration("cocofl")
+        configuration.rounds = 1
+        configuration.mix = DeviceMix(groups: [DeviceGroup(name: "tiny", size: .share(1), time: .constant(0.001), memory: .constant(0.001), upload: .constant(0.001))])
+        let simulation = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), profile: Self.profile)
+        let metrics = try simulation.runRound()
+        #expect(metrics.participants == 0)
+        #expect(metrics.skipped["no feasible configuration"] == 5)
+    }
+
+    @Test("Unknown strategies and options are errors that list what exists")
+    func badInput() throws {
+        let catalog = try BuiltinStrategies.catalog()
+        let unknown = try #require(throws: (any Error).self) {
+            _ = try Simulation(configuration: Self.configuration("fedavgg"), catalog: catalog, profile: Self.profile)
+        }
+        #expect("\(unknown)".contains("fedavg") && "\(unknown)".contains("cocofl"))
+        var configuration = Self.configuration("heterofl")
+        configuration.strategyOptions = ["ratio": "0.5"]
+        let option = try #require(throws: StrategyError.self) {
+            _ = try Simulation(configuration: configuration, catalog: catalog, profile: Self.profile)
+        }
+        #expect(option.description.contains("'ratio'") && option.description.contains("ratios"))
+        #expect(catalog.ids == ["cocofl", "device-dropping", "fedavg", "federated-dropout", "fedrolex", "heterofl"])
+    }
+}
