@@ -1,23 +1,30 @@
 import NN
 import Platform
 
-/// FedAvg: every sampled device trains the full model, as if unconstrained; the server averages.
+/// FedAvg: every sampled device trains the full model, as if unconstrained; the server averages. With
+/// `dropsConstrainedDevices` it is device dropping (see DeviceDropping.swift).
 public final class FedAvg: Strategy {
     /// Registry entry.
     public static let entry = StrategyEntry(id: "fedavg", summary: "every device trains the full model (ignores limits)") { options, environment in
-        try FedAvg(weighting: deviceWeighting(options), unitCount: environment.unitCount)
+        try FedAvg(weighting: deviceWeighting(options), unitCount: environment.unitCount, dropsConstrainedDevices: false)
     }
 
     let rule: FedAvgAggregation
     let unitCount: Int
+    let dropsConstrainedDevices: Bool
 
-    init(weighting: DeviceWeighting, unitCount: Int) {
+    init(weighting: DeviceWeighting, unitCount: Int, dropsConstrainedDevices: Bool) {
         rule = FedAvgAggregation(weighting: weighting)
         self.unitCount = unitCount
+        self.dropsConstrainedDevices = dropsConstrainedDevices
     }
 
     public func plan(_ device: DeviceRound, generator: inout SeededGenerator) throws -> LocalPlan {
-        .window(.full(unitCount: unitCount))
+        let limits = device.limits
+        if dropsConstrainedDevices && (limits.time < 1 || limits.memory < 1 || limits.upload < 1) {
+            return .skip(reason: "limits below full training")
+        }
+        return .window(.full(unitCount: unitCount))
     }
 
     public func aggregate(global: ParameterSet, updates: [PartialUpdate], participantCount: Int) throws -> ParameterSet {

@@ -8,30 +8,14 @@ struct BenchUnitsCommand: ParsableCommand {
         commandName: "bench-units",
         abstract: "Per unit: frozen int8 forward vs fp32 forward, and frozen-with-backward vs trained time.")
 
-    @Option(help: "Model: \(ModelZoo.names.joined(separator: ", ")).")
-    var model = "mobilenetv2"
-
-    @Option(help: "Input shape C,H,W.")
-    var input = "3,32,32"
-
-    @Option(help: "Batch size.")
-    var batch = 32
-
-    @Option(name: .customLong("repeat"), help: "Timed repetitions per measurement (median reported).")
-    var repeats = 15
+    @OptionGroup var measured: ModelOptions
 
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
-    func validate() throws {
-        _ = try parseShape(input, option: "--input")
-        guard ModelZoo.names.contains(model) else {
-            throw ValidationError("unknown model '\(model)'; known models: \(ModelZoo.names.joined(separator: ", "))")
-        }
-    }
-
     func run() throws {
-        let rows = try UnitBenchmark(modelName: model, inputShape: try parseShape(input, option: "--input"), batch: batch, repeats: repeats)
+        let (model, input, batch, repeats) = (measured.model, measured.input, measured.batch, measured.repeats)
+        let rows = try UnitBenchmark(modelName: model, inputShape: try measured.inputShape(), batch: batch, repeats: repeats)
             .run(progress: { standardError("bench-units \(model): \($0)") })
         if json {
             let encoder = JSONEncoder()

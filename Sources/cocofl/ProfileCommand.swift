@@ -16,20 +16,10 @@ struct ProfileCommand: ParsableCommand {
             Build with -c release. Progress goes to stderr.
             """)
 
-    @Option(help: "Model: \(ModelZoo.names.joined(separator: ", ")).")
-    var model: String
-
-    @Option(help: "Input shape C,H,W.")
-    var input = "3,32,32"
+    @OptionGroup var measured: ModelOptions
 
     @Option(help: "Number of classes.")
     var classes = 10
-
-    @Option(help: "Batch size.")
-    var batch = 32
-
-    @Option(name: .customLong("repeat"), help: "Timed steps per window (the median is reported).")
-    var repeats = 5
 
     @Option(help: "Only these windows, e.g. 0-19,10-19,19-19 (default: all).")
     var windows: String?
@@ -44,12 +34,7 @@ struct ProfileCommand: ParsableCommand {
     var name: String?
 
     func validate() throws {
-        _ = try parseShape(input, option: "--input")
-        guard ModelZoo.names.contains(model) else {
-            throw ValidationError("unknown model '\(model)'; known models: \(ModelZoo.names.joined(separator: ", "))")
-        }
         guard classes >= 2 else { throw ValidationError("--classes must be at least 2") }
-        guard batch > 0, repeats > 0 else { throw ValidationError("--batch and --repeat must be positive") }
         _ = try parsedWindows()
     }
 
@@ -65,7 +50,7 @@ struct ProfileCommand: ParsableCommand {
     }
 
     func run() throws {
-        let shape = try parseShape(input, option: "--input")
+        let (model, batch, repeats, shape) = (measured.model, measured.batch, measured.repeats, try measured.inputShape())
         let profiler = try Profiler(modelName: model, inputShape: shape, classes: classes, batch: batch, repeats: repeats)
         let start = Date()
         let profile = try profiler.run(windows: try parsedWindows()) { done, total, window in

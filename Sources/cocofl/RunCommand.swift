@@ -84,6 +84,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Write a checkpoint every k rounds (and after the last).")
     var checkpointEvery = 10
 
+    @Flag(help: "With --out: exit successfully without running if the file already holds this run, complete.")
+    var skipComplete = false
+
     func runConfiguration() throws -> RunConfiguration {
         var configuration = RunConfiguration(strategy: strategy)
         for option in options {
@@ -129,8 +132,17 @@ struct RunCommand: ParsableCommand {
         let catalog = try BuiltinStrategies.catalog()
         // Open the output first: a bad path fails before minutes of profiling, and never overwrites other files.
         let results = try out.map { try ResultsFile(path: $0, access: .createOrAppend(toolVersion: toolVersion)) }
-        let simulation = try Simulation(configuration: configuration, catalog: catalog, progress: standardError)
         let runName = name ?? "\(strategy)-\(model)-a\(alpha)-s\(seed)"
+        if let results, let out, try results.containsRun(runName) {
+            let summary = try results.openRun(runName).summary()
+            if skipComplete && summary.status == .complete {
+                standardError("run '\(runName)' in \(out) is already complete; skipping")
+                return
+            }
+            throw ValidationError("\(out) already holds a run named '\(runName)' (status \(summary.status.rawValue)); pass another --name, or remove the file to start over")
+        }
+        _ = try catalog.entry(id: configuration.strategy)
+        let simulation = try Simulation(configuration: configuration, catalog: catalog, progress: standardError)
         let recorder = try results.map {
             try RunRecorder(results: $0, name: runName, simulation: simulation, checkpointInterval: checkpointEvery, toolVersion: toolVersion)
         }

@@ -29,7 +29,8 @@ public struct TrainedWindow: Hashable, Codable, Sendable, CustomStringConvertibl
 /// Trains one CoCoFL configuration of a model: units before the window run frozen forward-only, units inside
 /// are trained in fp32, units after run frozen with an input-gradient-only backward. Frozen block units run in
 /// int8 (BN folded); stems, heads and IO units, and blocks that are not conv-BN chains, stay fp32 (listed in
-/// `fp32Units`). The int8 scales come from the first step, which runs the same folded units in fp32 and measures
+/// `fp32Units`; the conv-BN ones among them with BN folded). The int8 scales come from the first step, which runs
+/// the same folded units in fp32 and measures
 /// every activation and gradient range (per-round calibration on the device's own first batch).
 public final class WindowTrainer {
     public let model: Model
@@ -56,14 +57,16 @@ public final class WindowTrainer {
         model.setTrainableUnits(window.range)
         for (index, unit) in model.units.enumerated() where !window.range.contains(index) {
             let isBlock = unit.kind == .block || unit.kind == .transition
-            if isBlock, let folded = try FrozenUnit.make(unit: unit, precision: precision, context: model.context) {
+            // Blocks run in int8; stems and IO layers stay fp32 but still get their BN folded when they are
+            // conv-BN chains. Whatever cannot be folded runs as the model's own layers.
+            let unitPrecision: FrozenPrecision = isBlock ? precision : .fp32
+            if let folded = try FrozenUnit.make(unit: unit, precision: unitPrecision, context: model.context) {
                 frozen[index] = folded
-                if precision == .int8 {
+                if unitPrecision == .int8 {
                     twins[index] = try FrozenUnit.make(unit: unit, precision: .fp32, context: model.context)
                 }
-            } else {
-                fp32Units.append(unit.name)
             }
+            if unitPrecision == .fp32 || frozen[index] == nil { fp32Units.append(unit.name) }
         }
         calibrated = twins.isEmpty
     }
@@ -73,7 +76,7 @@ public final class WindowTrainer {
 
     /// Names of units that run frozen in int8.
     public var int8Units: [String] {
-        precision == .int8 ? frozen.keys.sorted().map { model.units[$0].name } : []
+        frozen.keys.sorted().filter { frozen[$0]!.precision == .int8 }.map { model.units[$0].name }
     }
 
     /// One SGD step on the window. The first step of an int8 trainer runs the frozen units in fp32 and calibrates.

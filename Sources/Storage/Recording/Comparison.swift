@@ -1,0 +1,55 @@
+import Foundation
+import Platform
+
+/// One row of the comparison table of a results file.
+public struct ComparisonRow: Codable, Sendable {
+    public let run: String
+    public let strategy: String
+    public let dataset: String
+    public let model: String
+    /// Dirichlet α of the partition, nil for other partitions.
+    public let alpha: Double?
+    public let seed: Int64
+    public let rounds: Int
+    public let finalAccuracy: Double?
+    public let bestAccuracy: Double?
+    /// Final accuracy on each device group's data distribution.
+    public let groupAccuracy: [String: Double]
+    public let groupGap: Double?
+    public let uploadBytes: Double
+    /// Mean over rounds of the participants' profiled time, as a fraction of full training.
+    public let meanDeviceTimeRatio: Double?
+    public let secondsPerRound: Double?
+    public let status: String
+    public let statusMessage: String
+}
+
+extension ResultsFile {
+    /// The comparison table: one row per run, in run-name order.
+    public func comparison() throws -> [ComparisonRow] {
+        try runNames().map { name in
+            let record = try openRun(name)
+            let metadata = try record.metadata()
+            let metrics = try record.metrics()
+            let configuration = try? JSONDecoder().decode(RunConfiguration.self, from: Data(metadata.specification.configuration.utf8))
+            var alpha: Double?
+            if case .dirichlet(let a, _)? = configuration?.partition { alpha = a }
+            if case .resourceCorrelated(let a)? = configuration?.partition { alpha = a }
+            func column(_ key: String) -> [Double] { (metrics[key] ?? []).filter { !$0.isNaN } }
+            let accuracy = column("accuracy")
+            let groups = metrics.keys.filter { $0.hasPrefix("accuracy_") && !$0.hasPrefix("accuracy_class_") }
+            let groupAccuracy = Dictionary(uniqueKeysWithValues: groups.compactMap { key in
+                column(key).last.map { (String(key.dropFirst("accuracy_".count)), $0) }
+            })
+            let time = column("device_time_ratio"), seconds = column("seconds")
+            return ComparisonRow(
+                run: name, strategy: metadata.specification.strategy, dataset: metadata.specification.dataset,
+                model: metadata.specification.model, alpha: alpha, seed: metadata.specification.seed,
+                rounds: column("round").count, finalAccuracy: accuracy.last, bestAccuracy: accuracy.max(),
+                groupAccuracy: groupAccuracy, groupGap: column("group_gap").last, uploadBytes: column("upload_bytes").reduce(0, +),
+                meanDeviceTimeRatio: time.isEmpty ? nil : time.reduce(0, +) / Double(time.count),
+                secondsPerRound: seconds.isEmpty ? nil : seconds.reduce(0, +) / Double(seconds.count),
+                status: metadata.status.rawValue, statusMessage: metadata.statusMessage)
+        }
+    }
+}
