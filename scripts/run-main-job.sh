@@ -13,7 +13,8 @@ rounds=${ROUNDS:-40}
 for strategy in fedavg device-dropping heterofl cocofl; do
     echo "== $strategy ($rounds rounds)"
     .build/release/cocofl run --strategy "$strategy" --dataset fashion-mnist --model resnet8 --rounds "$rounds" \
-        --devices 100 --per-round 10 --alpha 0.1 --seed 1 --eval-every 5 --out "$out" --name "$strategy" --skip-complete
+        --devices 100 --per-round 10 --alpha 0.1 --seed 1 --eval-every 5 --bn-eval reestimated \
+        --out "$out" --name "$strategy" --skip-complete
 done
 echo
 .build/release/cocofl inspect "$out"
