@@ -1,9 +1,12 @@
+import CDNNL
 import CKernels
 
 /// Mean softmax cross-entropy over a batch of logits, with its gradient and the batch accuracy.
 public final class SoftmaxCrossEntropy {
     private let context: ComputeContext
     private var gradient: Tensor?
+    /// Logits in plain row-major layout (a cached reorder when the head produced another layout).
+    private let plainLogits = LayoutSlot()
 
     /// Loss, correct predictions and the gradient of the loss with respect to the logits.
     public struct Result {
@@ -26,7 +29,7 @@ public final class SoftmaxCrossEntropy {
         if let bad = labels.first(where: { $0 < 0 || Int($0) >= classes }) {
             throw ModelError("label \(bad) is outside 0..<\(classes)")
         }
-        let values = try logits.plainCopyIfNeeded()
+        let values = try plain(logits)
         if gradient?.shape != logits.shape { gradient = try Tensor(zeros: logits.shape, context: context) }
         var correct: Int64 = 0
         let loss = labels.withUnsafeBufferPointer { labelPointer in
@@ -37,7 +40,7 @@ public final class SoftmaxCrossEntropy {
 
     /// Loss and predictions without a gradient (evaluation).
     public func evaluate(logits: Tensor, labels: [Int32], predictions: inout [Int32]) throws -> (loss: Double, correct: Int) {
-        let values = try logits.plainCopyIfNeeded()
+        let values = try plain(logits)
         predictions = [Int32](repeating: 0, count: labels.count)
         var correct: Int64 = 0
         let loss = labels.withUnsafeBufferPointer { labelPointer in
@@ -49,16 +52,16 @@ public final class SoftmaxCrossEntropy {
     }
 }
 
-extension Tensor {
-    /// This tensor if it is plain fp32 (after waiting for the stream), else a plain copy.
-    func plainCopyIfNeeded() throws -> Tensor {
-        if isPlain { return self }
-        let plain = try Tensor(zeros: shape, context: contextForCopies)
-        try Reorder(from: descriptor, to: plain.descriptor, context: contextForCopies).run(self, into: plain)
-        try contextForCopies.wait()
-        return plain
+extension SoftmaxCrossEntropy {
+    /// The logits as a plain [N, K] tensor, after the stream has finished writing them.
+    private func plain(_ logits: Tensor) throws -> Tensor {
+        let values = try plainLogits.conform(logits, to: memoryDescriptor(logits.shape, dnnl_f32, dnnl_ab), context: context)
+        try context.wait()
+        return values
     }
+}
 
+extension Tensor {
     /// Calls `body` with the fp32 elements of a plain tensor (e.g. to fill an input batch).
     public func withUnsafeMutableFloats<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
         precondition(isPlain, "withUnsafeMutableFloats needs a plain fp32 tensor")
