@@ -134,12 +134,15 @@ struct RunCommand: ParsableCommand {
         let results = try out.map { try ResultsFile(path: $0, access: .createOrAppend(toolVersion: toolVersion)) }
         let runName = name ?? "\(strategy)-\(model)-a\(alpha)-s\(seed)"
         if let results, let out, try results.containsRun(runName) {
-            let summary = try results.openRun(runName).summary()
-            if skipComplete && summary.status == .complete {
-                standardError("run '\(runName)' in \(out) is already complete; skipping")
+            let record = try results.openRun(runName)
+            let summary = try record.summary()
+            let stored = try? JSONDecoder().decode(RunConfiguration.self, from: Data(record.metadata().specification.configuration.utf8))
+            if skipComplete && summary.status == .complete && stored == configuration {
+                standardError("run '\(runName)' in \(out) is already complete with this configuration; skipping")
                 return
             }
-            throw ValidationError("\(out) already holds a run named '\(runName)' (status \(summary.status.rawValue)); pass another --name, or remove the file to start over")
+            let difference = stored == configuration ? "" : " with a different configuration"
+            throw ValidationError("\(out) already holds a run named '\(runName)'\(difference) (status \(summary.status.rawValue)); pass another --name or --out, or remove the file to start over")
         }
         _ = try catalog.entry(id: configuration.strategy)
         let simulation = try Simulation(configuration: configuration, catalog: catalog, progress: standardError)
