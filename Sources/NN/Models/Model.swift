@@ -28,9 +28,13 @@ public final class Model: Layer {
     /// Forward FLOPs per image (2 per multiply-add) of convolutions and linear layers.
     public let forwardFLOPsPerImage: Int
 
+    /// The units in order, as one chain (their parameters are named through `children`).
+    private let body: Sequential
+
     init(name: String, units: [Unit], inputShape: [Int], classCount: Int, forwardFLOPsPerImage: Int, context: ComputeContext) {
         self.name = name
         self.units = units
+        body = Sequential(units.map { (nil, $0.layer as Layer) })
         self.inputShape = inputShape
         self.classCount = classCount
         self.forwardFLOPsPerImage = forwardFLOPsPerImage
@@ -43,21 +47,11 @@ public final class Model: Layer {
         guard Array(input.shape.dropFirst()) == inputShape else {
             throw ModelError("\(name) expects input [N, \(inputShape.map(String.init).joined(separator: ", "))], got \(input.shape)")
         }
-        var x = input
-        for unit in units { x = try unit.layer.forward(x, phase: phase) }
-        return x
+        return try body.forward(input, phase: phase)
     }
 
     public func backward(_ outputGradient: Tensor, request: GradientRequest) throws -> Tensor? {
-        var gradient = outputGradient
-        for index in units.indices.reversed() {
-            let needInput = index > 0 || request.input
-            guard let next = try units[index].layer.backward(gradient, request: GradientRequest(input: needInput, parameters: request.parameters)) else {
-                return nil
-            }
-            gradient = next
-        }
-        return gradient
+        try body.backward(outputGradient, request: request)
     }
 
     /// Back-propagates the loss gradient only as far as the trainable set needs: units before the first unit with
