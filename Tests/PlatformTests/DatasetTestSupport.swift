@@ -1,5 +1,6 @@
 import CZlib
 import Foundation
+import NN
 import Platform
 
 /// Runs `body` with a fresh temporary directory that is removed afterwards.
@@ -105,17 +106,5 @@ func cifarRecords(labels: [[UInt8]], firstImage: Int) -> [UInt8] {
     return bytes
 }
 
-/// A seeded SplitMix64 generator, so that subset tests are reproducible.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
-    }
-}
+/// The engine's seeded SplitMix64 generator, so that subset tests are reproducible.
+typealias SplitMix64 = SeededGenerator

@@ -1,21 +1,10 @@
 import Foundation
+import NN
 import Platform
 import Testing
 
-/// A seeded SplitMix64 generator for the federation tests (partitions, device resources, sampling).
-struct FederationTestGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
-    }
-}
+/// The engine's seeded SplitMix64 generator, for the federation tests (partitions, device resources, sampling).
+typealias FederationTestGenerator = SeededGenerator
 
 /// `count` labels cycling through `classCount` classes, so every class has count/classCount samples.
 private func balancedLabels(count: Int, classCount: Int) -> [Int32] {
