@@ -24,7 +24,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("option"), help: "Strategy option KEY=VALUE (repeatable).")
     var options: [String] = []
 
-    @Option(help: "Dataset: fashion-mnist, mnist, cifar10, cifar100, femnist.")
+    @Option(help: "Dataset: fashion-mnist, mnist, cifar10, cifar100, femnist, hdf5 (--data-dir names the .h5 file).")
     var dataset = "fashion-mnist"
 
     @Option(help: "Directory with the dataset files (default: the dataset's usual place).")
@@ -42,7 +42,10 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Devices sampled per round.")
     var perRound = 10
 
-    @Option(help: "Dirichlet concentration of the label skew (equal shard sizes); 0 means IID.")
+    @Option(help: "Partition: dirichlet (label skew, equal shards), dirichlet-natural (natural sizes), resource-correlated (Dirichlet over the device groups), iid, natural (writers or HDF5 device ids).")
+    var partition = "dirichlet"
+
+    @Option(help: "Dirichlet concentration α of the label skew.")
     var alpha = 0.1
 
     @Option(help: "Seed of every random choice in the run.")
@@ -100,8 +103,15 @@ struct RunCommand: ParsableCommand {
         configuration.rounds = rounds
         configuration.devices = devices
         configuration.perRound = perRound
-        guard alpha >= 0 else { throw ValidationError("--alpha must be positive (or 0 for IID), got \(alpha)") }
-        configuration.partition = alpha == 0 ? .iid : .dirichlet(alpha: alpha, shardSizes: .equal)
+        switch partition {
+        case "dirichlet": configuration.partition = .dirichlet(alpha: alpha, shardSizes: .equal)
+        case "dirichlet-natural": configuration.partition = .dirichlet(alpha: alpha, shardSizes: .natural)
+        case "resource-correlated": configuration.partition = .resourceCorrelated(alpha: alpha)
+        case "iid": configuration.partition = .iid
+        case "natural": configuration.partition = .natural
+        default:
+            throw ValidationError("--partition must be one of dirichlet, dirichlet-natural, resource-correlated, iid, natural; got '\(partition)'")
+        }
         configuration.seed = seed
         configuration.learningRate = lr
         if let lrMilestones {
@@ -145,7 +155,9 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("\(out) already holds a run named '\(runName)'\(difference) (status \(summary.status.rawValue)); pass another --name or --out, or remove the file to start over")
         }
         _ = try catalog.entry(id: configuration.strategy)
-        let simulation = try Simulation(configuration: configuration, catalog: catalog, progress: standardError)
+        var datasets = DatasetCatalog.standard
+        try datasets.register(HDF5DatasetLoader())
+        let simulation = try Simulation(configuration: configuration, catalog: catalog, datasets: datasets, progress: standardError)
         let recorder = try results.map {
             try RunRecorder(results: $0, name: runName, simulation: simulation, checkpointInterval: checkpointEvery, toolVersion: toolVersion)
         }

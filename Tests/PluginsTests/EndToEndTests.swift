@@ -50,6 +50,24 @@ struct EndToEndTests {
         print("[e2e] \(strategy): accuracy \(final.accuracy) groups \(final.perGroupAccuracy) upload \(history.reduce(0) { $0 + $1.uploadBytes })")
     }
 
+    @Test("Static BN re-estimation is an exact cumulative average and evaluates at least as well as averaged statistics")
+    func staticBatchNorm() throws {
+        var accuracy: [BatchNormEvaluation: Double] = [:]
+        for mode in [BatchNormEvaluation.aggregated, .reestimated] {
+            var configuration = Self.configuration("fedavg")
+            configuration.rounds = 2
+            configuration.evaluationInterval = 2
+            configuration.trainSubset = 6000
+            configuration.batchNormEvaluation = mode
+            let simulation = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), profile: Self.profile)
+            try simulation.run { if let e = $0.evaluation { accuracy[mode] = e.accuracy } }
+        }
+        // A momentum-0.1 re-estimate from (0, 1) kept 12 % of the reset values and fell to chance level.
+        let reestimated = try #require(accuracy[.reestimated]), aggregated = try #require(accuracy[.aggregated])
+        #expect(reestimated > 0.5, "re-estimated BN accuracy \(reestimated)")
+        #expect(reestimated >= aggregated - 0.05, "re-estimated \(reestimated) vs aggregated \(aggregated)")
+    }
+
     @Test("The same seed reproduces a run exactly")
     func reproducible() throws {
         var configuration = Self.configuration("cocofl")

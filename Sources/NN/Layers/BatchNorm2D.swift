@@ -8,7 +8,9 @@ import CKernels
 public final class BatchNorm2D: Layer {
     public let channels: Int
     public let epsilon: Float
-    public let momentum: Float
+    /// Weight of the newest batch in the running statistics (1/(t+1) at batch t gives the cumulative average,
+    /// PyTorch's `momentum=None`).
+    public var momentum: Float
     /// Whether a ReLU is applied in the same pass.
     public let fusedReLU: Bool
     /// γ [C].

@@ -83,6 +83,11 @@ extension Layer {
         return result.sorted { $0.key < $1.key }
     }
 
+    /// Every layer of type `T` in this subtree (this layer included), depth first.
+    public func layers<T: Layer>(of type: T.Type) -> [T] {
+        ((self as? T).map { [$0] } ?? []) + children.flatMap { $0.1.layers(of: type) }
+    }
+
     fileprivate func collectParameters(prefix: String, into result: inout [(key: String, parameter: Parameter)]) {
         for (name, parameter) in localParameters { result.append((prefix + name, parameter)) }
         for (name, child) in children { child.collectParameters(prefix: prefix + name + ".", into: &result) }

@@ -25,14 +25,14 @@ public final class Simulation {
     private var limitsGenerator: SeededGenerator
     private let groupShares: [[Double]]
 
-    /// Prepares a run: loads and partitions the data, builds the model, measures (or takes) the profile and
-    /// instantiates the strategy from `catalog`.
-    public init(configuration: RunConfiguration, catalog: StrategyCatalog, data: DatasetSplit? = nil, profile: ModelProfile? = nil,
-                progress: (String) -> Void = { _ in }) throws {
+    /// Prepares a run: loads the data from `datasets` (unless given) and partitions it, builds the model,
+    /// measures (or takes) the profile and instantiates the strategy from `catalog`.
+    public init(configuration: RunConfiguration, catalog: StrategyCatalog, datasets: DatasetCatalog = .standard,
+                data: DatasetSplit? = nil, profile: ModelProfile? = nil, progress: (String) -> Void = { _ in }) throws {
         try configuration.validate()
         self.configuration = configuration
         let entry = try catalog.entry(id: configuration.strategy)
-        var split = try data ?? DatasetCatalog.load(name: configuration.dataset, directory: configuration.dataDirectory)
+        var split = try data ?? datasets.load(name: configuration.dataset, directory: configuration.dataDirectory)
         if let n = configuration.trainSubset { split = DatasetSplit(train: try split.train.subset(first: min(n, split.train.count)), test: split.test) }
         if let n = configuration.testSubset { split = DatasetSplit(train: split.train, test: try split.test.subset(first: min(n, split.test.count))) }
         self.data = split
@@ -239,17 +239,18 @@ public final class Simulation {
                                  perGroupAccuracy: perGroup, groupGap: (perGroup.values.max() ?? 0) - (perGroup.values.min() ?? 0))
     }
 
-    /// HeteroFL's static BN: reset running statistics and re-estimate them on 20 batches of training data.
+    /// HeteroFL's static BN: running statistics recomputed as the exact cumulative average over 20 batches of
+    /// training data (PyTorch's `momentum=None`: the weight of batch t is 1/(t+1)), not blended with old values.
     private func reestimateBatchNorm(_ model: Model) throws {
-        for (key, parameter) in model.namedParameters() where !parameter.isLearnable {
-            try parameter.value.assign([Float](repeating: key.hasSuffix("running_var") ? 1 : 0, count: parameter.value.count))
-            parameter.touch()
-        }
+        let batchNorms = model.layers(of: BatchNorm2D.self)
+        let momenta = batchNorms.map(\.momentum)
+        defer { for (layer, momentum) in zip(batchNorms, momenta) { layer.momentum = momentum } }
         var generator = root.derived("bn-reestimate-\(completedRounds)")
         let batch = min(configuration.batchSize, data.train.count)
         let input = try Tensor(zeros: [batch] + model.inputShape, context: context)
         var labels = [Int32](repeating: 0, count: batch)
-        for _ in 0..<20 {
+        for step in 0..<20 {
+            for layer in batchNorms { layer.momentum = 1 / Float(step + 1) }
             let indices = (0..<batch).map { _ in Int.random(in: 0..<data.train.count, using: &generator) }
             input.withUnsafeMutableFloats { images in
                 labels.withUnsafeMutableBufferPointer { data.train.writeBatch(indices: indices, images: images.baseAddress!, labels: $0.baseAddress!) }
