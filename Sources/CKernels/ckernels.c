@@ -56,12 +56,6 @@ void ck_add(const float *a, const float *b, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
 }
 
-double ck_dot(const float *x, const float *y, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)x[i] * (double)y[i];
-    return s;
-}
-
 CK_CLONES
 float ck_absmax(const float *x, size_t n) {
     float m = 0;

@@ -22,9 +22,6 @@ double ck_softmax_cross_entropy(const float *logits, const int32_t *labels, size
 /// y = a + b elementwise.
 void ck_add(const float *a, const float *b, float *y, size_t count);
 
-/// Sum of x[i]*y[i] in double precision.
-double ck_dot(const float *x, const float *y, size_t count);
-
 /// Largest |x[i]|.
 float ck_absmax(const float *x, size_t count);
 

@@ -118,9 +118,6 @@ public final class Tensor {
         precondition(other.byteCount == byteCount)
         data.copyMemory(from: other.data, byteCount: byteCount)
     }
-
-    /// Sets every byte to zero.
-    func zero() { data.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount) }
 }
 
 /// A cached reorder between two layouts.
@@ -163,9 +160,6 @@ final class LayoutSlot {
         try reorder!.run(tensor, into: buffer!)
         return buffer!
     }
-
-    /// Drops the buffer and reorder (e.g. to release memory when a layer is frozen).
-    func release() { reorder = nil; buffer = nil }
 }
 
 /// Keeps output tensors per descriptor so that a layer writes into the same buffer on every call with the same
@@ -179,6 +173,4 @@ final class BufferPool {
         buffers.append(fresh)
         return fresh
     }
-
-    func release() { buffers.removeAll() }
 }

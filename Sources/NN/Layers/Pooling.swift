@@ -136,7 +136,6 @@ public final class Flatten: Layer {
     private let context: ComputeContext
     private let plainSlot = LayoutSlot()
     private let gradientSlot = LayoutSlot()
-    private var views: [[Int]: Tensor] = [:]
     private var lastInputShape: [Int]?
 
     public init(context: ComputeContext) { self.context = context }

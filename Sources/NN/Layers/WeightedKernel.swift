@@ -126,10 +126,4 @@ final class WeightedKernel {
         }
         return inputGradient
     }
-
-    /// Drops all cached primitives and buffers (e.g. after the layer's shapes stop being used).
-    func releasePlans() {
-        plans.removeAll()
-        lastTraining = nil
-    }
 }
