@@ -14,6 +14,9 @@ let package = Package(
         .library(name: "Storage", targets: ["Storage"]),
     ],
     dependencies: [
+        // The plugin API is a dynamic library of its own package, so that host and plugins share one copy of the
+        // strategy types (docs/plugins.md).
+        .package(path: "PluginAPI"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
@@ -21,7 +24,9 @@ let package = Package(
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: kernelFlags),
-        .target(name: "NN", dependencies: ["CDNNL", "CKernels"]),
+        .target(
+            name: "NN",
+            dependencies: ["CDNNL", "CKernels", .product(name: "CoCoFLPluginAPI", package: "PluginAPI")]),
         .target(name: "Platform", dependencies: ["NN", "CZlib", "CKernels"]),
         .target(name: "Plugins", dependencies: ["NN", "Platform"]),
         .target(name: "Storage", dependencies: ["CHDF5", "NN", "Platform"]),

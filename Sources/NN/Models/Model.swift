@@ -136,16 +136,3 @@ public final class Model: Layer {
         }
     }
 }
-
-/// A named array in PyTorch layout, the unit of export and import.
-public struct NamedArray: Equatable, Sendable {
-    public var key: String
-    public var shape: [Int]
-    public var values: [Float]
-
-    public init(key: String, shape: [Int], values: [Float]) {
-        self.key = key
-        self.shape = shape
-        self.values = values
-    }
-}

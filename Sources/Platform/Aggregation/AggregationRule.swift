@@ -1,30 +1,8 @@
 import NN
 
-/// A server rule that folds one round's uploads into the global parameters.
-///
-/// Every rule returns a new global `ParameterSet` with the same keys and shapes, and leaves keys that no device
-/// uploaded unchanged bit-for-bit.
-public protocol AggregationRule: Sendable {
-    /// The new global parameters after a round in which `participantCount` devices took part and `updates` were
-    /// received (a participating device may upload nothing, so `participantCount` can exceed `updates.count`).
-    func aggregate(global: ParameterSet, updates: [PartialUpdate], participantCount: Int) throws -> ParameterSet
-}
-
-extension AggregationRule {
-    /// The new global parameters when exactly the uploading devices took part.
-    public func aggregate(global: ParameterSet, updates: [PartialUpdate]) throws -> ParameterSet {
-        try aggregate(global: global, updates: updates, participantCount: updates.count)
-    }
-}
-
-/// How much each device's upload counts in the mean over the devices that uploaded a key.
-public enum DeviceWeighting: String, Sendable, Hashable, Codable, CaseIterable {
-    /// Every device counts once (the CoCoFL reference: equal-size shards).
-    case uniform
-    /// Each device counts by its `sampleCount` (FedAvg as in McMahan et al. for unequal shards).
-    case sampleCount
-
+extension DeviceWeighting {
     /// The weight of `update` for `key`; throws naming the key and device if a sample count is negative.
+    /// Kept in the host: only the host's aggregation kernels weigh uploads, so it is no part of the plugin API.
     func weight(of update: PartialUpdate, key: String) throws -> Double {
         switch self {
         case .uniform:

@@ -1,5 +1,3 @@
-import NN
-
 /// The global model's parameters as values: an ordered dictionary from PyTorch `state_dict` key to tensor.
 ///
 /// Keys keep the order they were inserted in (the model's order); `exported()` returns them sorted by key, the
@@ -89,8 +87,9 @@ public struct ParameterSet: Equatable, Sendable {
         lhs.storage == rhs.storage
     }
 
-    /// Runs `body` on the mutable values of an existing tensor (used by the aggregation rules to write in place).
-    mutating func withMutableValues<Result>(
+    /// Runs `body` on the mutable values of an existing tensor, so that an aggregation rule writes in place instead
+    /// of copying every tensor; throws naming the key if it is missing.
+    public mutating func withMutableValues<Result>(
         of key: String, _ body: (inout [Float]) throws -> Result
     ) throws -> Result {
         guard var array = storage[key] else { throw unknownKeyError(key) }

@@ -1,5 +1,3 @@
-import NN
-
 /// Which global indices one axis of an uploaded tensor covers.
 ///
 /// Full tensors (CoCoFL, FedAvg) cover `.all` indices of every axis; width-scaled sub-models (HeteroFL, FedRolex,

@@ -1,5 +1,4 @@
 import Foundation
-import NN
 
 /// An upload or parameter set that cannot be aggregated: unknown keys, shapes or index lists that do not fit,
 /// repeated devices or keys, or weights that cannot form a mean.

@@ -1,5 +1,3 @@
-import NN
-
 /// What a sampled device does in a round.
 public enum LocalPlan: Sendable, Equatable {
     /// The device does not take part; the reason goes into the round's metrics.
@@ -12,14 +10,18 @@ public enum LocalPlan: Sendable, Equatable {
 
 /// What a strategy may look at when it plans one device's round.
 public struct DeviceRound: Sendable {
+    /// The device's index in the population (0-based).
     public let deviceID: Int
+    /// The device group's name from the device mix, e.g. "strong", "medium", "weak".
     public let groupName: String
     /// This round's limits as fractions of full training.
     public let limits: DeviceLimits
     /// 1-based round number.
     public let round: Int
+    /// Number of training samples in the device's shard.
     public let sampleCount: Int
 
+    /// A device's round as the host sees it.
     public init(deviceID: Int, groupName: String, limits: DeviceLimits, round: Int, sampleCount: Int) {
         self.deviceID = deviceID
         self.groupName = groupName
@@ -31,15 +33,21 @@ public struct DeviceRound: Sendable {
 
 /// What a strategy knows about the run when it is created.
 public struct StrategyEnvironment: Sendable {
+    /// The model zoo name of the run's model, e.g. "resnet8".
     public let modelName: String
+    /// Number of freezable units of the model; windows index them 0..<unitCount.
     public let unitCount: Int
     /// The cost table of every trained window on this machine (CoCoFL's design-time profile).
     public let profile: ModelProfile
+    /// The host's built-in aggregation rules (CoCoFL, FedAvg, element-wise), for strategies that reuse one.
+    public let aggregation: any AggregationRules
 
-    public init(modelName: String, unitCount: Int, profile: ModelProfile) {
+    /// The environment of one run.
+    public init(modelName: String, unitCount: Int, profile: ModelProfile, aggregation: any AggregationRules) {
         self.modelName = modelName
         self.unitCount = unitCount
         self.profile = profile
+        self.aggregation = aggregation
     }
 }
 
@@ -51,6 +59,7 @@ public final class StrategyOptions {
     /// The strategy the options belong to, for messages.
     public let strategyID: String
 
+    /// The options `values` given to strategy `strategyID`.
     public init(_ values: [String: String], strategyID: String) {
         self.values = values
         self.strategyID = strategyID
@@ -62,6 +71,16 @@ public final class StrategyOptions {
         guard let text = values[key] else { return defaultValue }
         guard let value = Double(text) else {
             throw StrategyError("option '\(key)' of strategy '\(strategyID)' must be a number, got '\(text)'")
+        }
+        return value
+    }
+
+    /// An integer option, or `defaultValue` when absent.
+    public func integer(_ key: String, default defaultValue: Int) throws -> Int {
+        used.insert(key)
+        guard let text = values[key] else { return defaultValue }
+        guard let value = Int(text) else {
+            throw StrategyError("option '\(key)' of strategy '\(strategyID)' must be an integer, got '\(text)'")
         }
         return value
     }
@@ -85,7 +104,9 @@ public final class StrategyOptions {
 
 /// An error from a strategy's configuration or planning.
 public struct StrategyError: Error, CustomStringConvertible {
+    /// The one-line message: what is wrong and how to fix it.
     public let description: String
+    /// An error with the given one-line message.
     public init(_ description: String) { self.description = description }
 }
 
@@ -101,10 +122,14 @@ public protocol Strategy: AnyObject {
 
 /// A registry entry: a stable id, a one-line summary and a factory from options and environment.
 public struct StrategyEntry: RegistryEntry, Sendable {
+    /// The stable id users write after `--strategy` and in campaign files.
     public let id: String
+    /// A one-line description for `cocofl strategies`.
     public let summary: String
+    /// Creates the strategy for one run; read options through `StrategyOptions` so that unknown ones are rejected.
     public let make: @Sendable (StrategyOptions, StrategyEnvironment) throws -> Strategy
 
+    /// An entry with the given id, summary and factory.
     public init(id: String, summary: String, make: @escaping @Sendable (StrategyOptions, StrategyEnvironment) throws -> Strategy) {
         self.id = id
         self.summary = summary
