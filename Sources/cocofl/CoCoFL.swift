@@ -3,6 +3,9 @@ import ArgumentParser
 /// The `cocofl` command-line tool: thin commands over the NN, Platform and Storage libraries.
 @main
 struct CoCoFLCommand: ParsableCommand {
+    /// Lets `--plugin` come before the subcommand; the subcommands that use strategies read it from their own group.
+    @OptionGroup var plugins: PluginOptions
+
     static let configuration = CommandConfiguration(
         commandName: "cocofl",
         abstract: "Federated learning on heterogeneous devices: CoCoFL and baselines on oneDNN.",

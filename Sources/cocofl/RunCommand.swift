@@ -21,6 +21,8 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Strategy id (see cocofl strategies).")
     var strategy: String
 
+    @OptionGroup var plugins: PluginOptions
+
     @Option(name: .customLong("option"), help: "Strategy option KEY=VALUE (repeatable).")
     var options: [String] = []
 
@@ -139,7 +141,7 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let configuration = try runConfiguration()
-        let catalog = try BuiltinStrategies.catalog()
+        let catalog = try plugins.strategies().catalog
         // Open the output first: a bad path fails before minutes of profiling, and never overwrites other files.
         let results = try out.map { try ResultsFile(path: $0, access: .createOrAppend(toolVersion: toolVersion)) }
         let runName = name ?? "\(strategy)-\(model)-a\(alpha)-s\(seed)"
