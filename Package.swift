@@ -40,5 +40,6 @@ let package = Package(
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Platform", "NN"]),
+        .testTarget(name: "PluginLoadingTests", dependencies: ["Platform", "Plugins", "Storage"]),
     ]
 )
