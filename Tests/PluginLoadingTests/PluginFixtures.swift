@@ -69,10 +69,11 @@ enum PluginFixtures {
         try maxWindowPlugin.get().path
     }
 
-    /// Compiles `source` into the shared library `name` in `directory` with the system C compiler, against the
-    /// plugin ABI header.
+    /// Compiles `source` into the shared library `name` in `directory` with the system C compiler (or the Swift
+    /// toolchain's clang, which every Swift installation has), against the plugin ABI header.
     static func cLibrary(_ name: String, source: String, in directory: URL) throws -> String {
-        let compiler = try executable(named: "cc", purpose: "build the C fixture libraries")
+        let compiler = try (try? executable(named: "cc", purpose: ""))
+            ?? executable(named: "clang", purpose: "build the C fixture libraries (neither cc nor clang was found)")
         let sourceFile = directory.appendingPathComponent("\(name).c")
         try source.write(to: sourceFile, atomically: true, encoding: .utf8)
         let library = directory.appendingPathComponent("\(name).so")
