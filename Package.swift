@@ -15,6 +15,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
@@ -22,7 +23,9 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: kernelFlags),
         .target(name: "NN", dependencies: ["CDNNL", "CKernels"]),
-        .target(name: "Platform", dependencies: ["NN", "CZlib", "CKernels"]),
+        .target(
+            name: "Platform",
+            dependencies: ["NN", "CZlib", "CKernels", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Plugins", dependencies: ["NN", "Platform"]),
         .target(name: "Storage", dependencies: ["CHDF5", "NN", "Platform"]),
         .executableTarget(
@@ -33,7 +36,9 @@ let package = Package(
             ]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Platform"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "Platform", "Plugins", "NN"]),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Platform", "NN"]),
+        // The cocofl tool end to end: campaigns, resume after kill -9, one-line errors on bad input.
+        .testTarget(name: "CommandTests", dependencies: ["cocofl", "Storage", "Plugins", "Platform", "NN"]),
     ]
 )
