@@ -18,6 +18,7 @@ let package = Package(
         // strategy types (docs/plugins.md).
         .package(path: "PluginAPI"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
@@ -27,7 +28,9 @@ let package = Package(
         .target(
             name: "NN",
             dependencies: ["CDNNL", "CKernels", .product(name: "CoCoFLPluginAPI", package: "PluginAPI")]),
-        .target(name: "Platform", dependencies: ["NN", "CZlib", "CKernels"]),
+        .target(
+            name: "Platform",
+            dependencies: ["NN", "CZlib", "CKernels", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Plugins", dependencies: ["NN", "Platform"]),
         .target(name: "Storage", dependencies: ["CHDF5", "NN", "Platform"]),
         .executableTarget(
@@ -38,8 +41,11 @@ let package = Package(
             ]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Platform"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "Platform", "Plugins", "NN"]),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Platform", "NN"]),
+        // The cocofl tool end to end: campaigns, resume after kill -9, one-line errors on bad input.
+        .testTarget(name: "CommandTests", dependencies: ["cocofl", "Storage", "Plugins", "Platform", "NN"]),
+        // Strategy plugins: builds Examples/MaxWindowPlugin, loads it, runs it with cocofl; every load failure.
         .testTarget(name: "PluginLoadingTests", dependencies: ["Platform", "Plugins", "Storage"]),
     ]
 )

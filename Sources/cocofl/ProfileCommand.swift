@@ -60,13 +60,7 @@ struct ProfileCommand: ParsableCommand {
         }
         if let out {
             let results = try ResultsFile(path: out, access: .createOrAppend(toolVersion: toolVersion))
-            let table = ProfileTable(
-                inputShape: shape, batch: batch, repeatCount: repeats, toolVersion: toolVersion,
-                rows: profile.windows.map {
-                    ProfileTable.Row(first: $0.first, last: $0.last, timeSeconds: $0.timeSeconds, timeRatio: $0.timeRatio,
-                                     memoryBytes: Double($0.memoryBytes), memoryRatio: $0.memoryRatio,
-                                     uploadBytes: Double($0.uploadBytes), uploadRatio: $0.uploadRatio)
-                })
+            let table = ProfileTable(profile, toolVersion: toolVersion)
             let profileName = name ?? "\(shape.map(String.init).joined(separator: "x"))-b\(batch)"
             try results.writeProfile(table, model: model, name: profileName)
             try results.flush()

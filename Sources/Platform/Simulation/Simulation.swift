@@ -23,7 +23,7 @@ public final class Simulation {
     private let root: SeededGenerator
     private var sampling: SeededGenerator
     private var limitsGenerator: SeededGenerator
-    private let groupShares: [[Double]]
+    private let groupShares: GroupClassShares
 
     /// Prepares a run: loads the data from `datasets` (unless given) and partitions it, builds the model,
     /// measures (or takes) the profile and instantiates the strategy from `catalog`.
@@ -61,15 +61,41 @@ public final class Simulation {
             options: configuration.strategyOptions,
             environment: StrategyEnvironment(modelName: configuration.model, unitCount: workingModel.units.count, profile: self.profile))
         // Each group's class distribution, for per-group accuracy.
-        let (groups, histograms) = (population, partition.classHistograms)
-        groupShares = (0..<groups.groupCount).map { group in
-            var histogram = [Int](repeating: 0, count: split.train.classCount)
-            for device in groups.devices(inGroup: group) {
-                for (c, n) in histograms[device].enumerated() { histogram[c] += n }
-            }
-            let total = max(1, histogram.reduce(0, +))
-            return histogram.map { Double($0) / Double(total) }
+        groupShares = try GroupClassShares(groupNames: population.mix.groups.map(\.name), groupOfDevice: population.groupOfDevice,
+                                           classHistograms: partition.classHistograms, classCount: split.train.classCount)
+    }
+
+    /// Everything besides the global parameters that the next round depends on: the rounds done and the
+    /// positions of the two generators that persist across rounds (device sampling, per-round limit draws).
+    /// Every other random stream is derived from the seed and the round number, so these fully determine the rest.
+    public struct ResumeState: Sendable, Equatable {
+        public var completedRounds: Int
+        public var samplingState: UInt64
+        public var limitsState: UInt64
+
+        public init(completedRounds: Int, samplingState: UInt64, limitsState: UInt64) {
+            self.completedRounds = completedRounds
+            self.samplingState = samplingState
+            self.limitsState = limitsState
         }
+    }
+
+    /// The state after the last completed round; with `global` it is what a checkpoint must hold to resume.
+    public var resumeState: ResumeState {
+        ResumeState(completedRounds: completedRounds, samplingState: sampling.state, limitsState: limitsGenerator.state)
+    }
+
+    /// Continues from a checkpoint: the global parameters (checked key by key against the model) and the state
+    /// saved with them. The next `runRound()` is then exactly the round an uninterrupted run would have run.
+    public func restore(parameters: [NamedArray], state: ResumeState) throws {
+        guard state.completedRounds >= 0, state.completedRounds <= configuration.rounds else {
+            throw SimulationError("the checkpoint is after round \(state.completedRounds), outside 0…\(configuration.rounds) of this run; restart the run")
+        }
+        try workingModel.update(parameters: parameters, verify: true)
+        global = try ParameterSet(parameters)
+        completedRounds = state.completedRounds
+        sampling.state = state.samplingState
+        limitsGenerator.state = state.limitsState
     }
 
     /// Runs the remaining rounds, calling `observer` after each.
@@ -195,67 +221,8 @@ public final class Simulation {
 
     /// Evaluates the current global parameters on the test set.
     public func evaluateGlobal() throws -> EvaluationMetrics {
-        let model = workingModel
-        try model.update(parameters: global.exported())
-        let phase: Phase
-        switch configuration.batchNormEvaluation {
-        case .aggregated: phase = .evaluation
-        case .testBatch: phase = .training
-        case .reestimated:
-            try reestimateBatchNorm(model)
-            phase = .evaluation
-        }
-        let test = data.test
-        let loss = SoftmaxCrossEntropy(context: context)
-        let batch = min(250, test.count)
-        var correctPerClass = [Int](repeating: 0, count: test.classCount)
-        var countPerClass = [Int](repeating: 0, count: test.classCount)
-        var totalLoss = 0.0
-        var predictions: [Int32] = []
-        var start = 0
-        while start < test.count {
-            let size = min(batch, test.count - start)
-            let input = try Tensor(zeros: [size] + model.inputShape, context: context)
-            var labels = [Int32](repeating: 0, count: size)
-            input.withUnsafeMutableFloats { images in
-                labels.withUnsafeMutableBufferPointer { test.writeBatch(indices: start..<start + size, images: images.baseAddress!, labels: $0.baseAddress!) }
-            }
-            let logits = try model.forward(input, phase: phase)
-            let result = try loss.evaluate(logits: logits, labels: labels, predictions: &predictions)
-            totalLoss += result.loss * Double(size)
-            for (label, prediction) in zip(labels, predictions) {
-                countPerClass[Int(label)] += 1
-                if label == prediction { correctPerClass[Int(label)] += 1 }
-            }
-            start += size
-        }
-        let perClass = zip(correctPerClass, countPerClass).map { $1 == 0 ? 0 : Double($0) / Double($1) }
-        var perGroup: [String: Double] = [:]
-        for (group, shares) in groupShares.enumerated() {
-            perGroup[population.mix.groups[group].name] = zip(shares, perClass).reduce(0) { $0 + $1.0 * $1.1 }
-        }
-        let accuracy = Double(correctPerClass.reduce(0, +)) / Double(max(1, test.count))
-        return EvaluationMetrics(loss: totalLoss / Double(max(1, test.count)), accuracy: accuracy, perClassAccuracy: perClass,
-                                 perGroupAccuracy: perGroup, groupGap: (perGroup.values.max() ?? 0) - (perGroup.values.min() ?? 0))
-    }
-
-    /// HeteroFL's static BN: running statistics recomputed as the exact cumulative average over 20 batches of
-    /// training data (PyTorch's `momentum=None`: the weight of batch t is 1/(t+1)), not blended with old values.
-    private func reestimateBatchNorm(_ model: Model) throws {
-        let batchNorms = model.layers(of: BatchNorm2D.self)
-        let momenta = batchNorms.map(\.momentum)
-        defer { for (layer, momentum) in zip(batchNorms, momenta) { layer.momentum = momentum } }
-        var generator = root.derived("bn-reestimate-\(completedRounds)")
-        let batch = min(configuration.batchSize, data.train.count)
-        let input = try Tensor(zeros: [batch] + model.inputShape, context: context)
-        var labels = [Int32](repeating: 0, count: batch)
-        for step in 0..<20 {
-            for layer in batchNorms { layer.momentum = 1 / Float(step + 1) }
-            let indices = (0..<batch).map { _ in Int.random(in: 0..<data.train.count, using: &generator) }
-            input.withUnsafeMutableFloats { images in
-                labels.withUnsafeMutableBufferPointer { data.train.writeBatch(indices: indices, images: images.baseAddress!, labels: $0.baseAddress!) }
-            }
-            _ = try model.forward(input, phase: .training)
-        }
+        let evaluator = try Evaluator(model: workingModel, data: data, batchNormEvaluation: configuration.batchNormEvaluation,
+                                      batchSize: configuration.batchSize, groupShares: groupShares)
+        return try evaluator.evaluate(global, generator: Evaluator.reestimationGenerator(root: root, round: completedRounds))
     }
 }

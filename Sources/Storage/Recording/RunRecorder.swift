@@ -9,15 +9,12 @@ public final class RunRecorder {
     public let record: RunRecord
     private let checkpointInterval: Int
 
-    /// Creates the run group `name` in `results` for `simulation`.
+    /// Creates the run group `name` in `results` for `simulation`: metadata, the device table and the profile.
     public init(results: ResultsFile, name: String, simulation: Simulation, checkpointInterval: Int, toolVersion: String) throws {
         let configuration = simulation.configuration
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let json = String(decoding: try encoder.encode(configuration), as: UTF8.self)
         record = try results.createRun(name, specification: RunSpecification(
             strategy: configuration.strategy, dataset: configuration.dataset, model: configuration.model,
-            seed: Int64(bitPattern: configuration.seed), configuration: json, toolVersion: toolVersion))
+            seed: Int64(bitPattern: configuration.seed), configuration: try Self.json(configuration), toolVersion: toolVersion))
         self.checkpointInterval = max(1, checkpointInterval)
         let groups = simulation.population.mix.groups.map(\.name)
         try record.writeDevices(DeviceTable(devices: (0..<simulation.population.deviceCount).map { device in
@@ -25,7 +22,45 @@ public final class RunRecorder {
                          samples: simulation.partition.sampleIndices[device].count,
                          classHistogram: simulation.partition.classHistograms[device])
         }, groupNames: groups))
+        try record.writeProfile(simulation.profile)
     }
+
+    /// Continues recording an interrupted run (status `running` or `failed`) into its existing group. The caller
+    /// restored `simulation` from `checkpoint` (nil: the run had none and starts from round 0); metric rows and
+    /// checkpoints after it belong to the abandoned continuation and are removed here.
+    public init(resuming record: RunRecord, from checkpoint: Checkpoint?, checkpointInterval: Int) throws {
+        self.record = record
+        self.checkpointInterval = max(1, checkpointInterval)
+        let round = checkpoint?.round ?? 0
+        try record.discardMetrics(afterRound: round)
+        try record.discardCheckpoints(afterRound: round)
+        try record.setStatus(.running)
+    }
+
+    /// The resolved configuration as the JSON the run group stores.
+    public static func json(_ configuration: RunConfiguration) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(configuration), as: UTF8.self)
+    }
+
+    /// The resume state of a checkpoint written by this recorder; throws, naming the attribute, when it lacks one.
+    public static func resumeState(of checkpoint: Checkpoint, record: RunRecord) throws -> Simulation.ResumeState {
+        func integer(_ name: String) throws -> Int64 {
+            guard case .int64(let value)? = checkpoint.state[name] else {
+                throw ResultsError(kind: .damaged, filePath: record.results.path,
+                                   objectPath: "\(record.path)/checkpoints/round_\(checkpoint.round)",
+                                   reason: "the checkpoint has no integer attribute '\(name)', so the run cannot resume from it; restart the run")
+            }
+            return value
+        }
+        return Simulation.ResumeState(completedRounds: checkpoint.round,
+                                      samplingState: UInt64(bitPattern: try integer(Self.samplingStateKey)),
+                                      limitsState: UInt64(bitPattern: try integer(Self.limitsStateKey)))
+    }
+
+    static let samplingStateKey = "sampling_generator_state"
+    static let limitsStateKey = "limits_generator_state"
 
     /// Appends the round's metrics (evaluation columns are NaN in rounds without evaluation) and checkpoints.
     public func append(_ metrics: RoundMetrics, simulation: Simulation) throws {
@@ -44,8 +79,12 @@ public final class RunRecorder {
         }
         try record.appendMetrics(round: metrics.round, values: values)
         if metrics.round % checkpointInterval == 0 || metrics.round == simulation.configuration.rounds {
-            try record.writeCheckpoint(round: metrics.round, parameters: simulation.global.exported(),
-                                       keepLast: 2)
+            let state = simulation.resumeState
+            try record.writeCheckpoint(round: metrics.round, parameters: simulation.global.exported(), state: [
+                Self.samplingStateKey: .int64(Int64(bitPattern: state.samplingState)),
+                Self.limitsStateKey: .int64(Int64(bitPattern: state.limitsState)),
+                "learning_rate": .double(metrics.learningRate),
+            ], keepLast: 2)
         }
     }
 

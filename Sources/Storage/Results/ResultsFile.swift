@@ -174,6 +174,7 @@ enum ResultsLayout {
     static let metrics = "metrics"
     static let checkpoints = "checkpoints"
     static let devices = "devices"
+    static let runProfile = "profile"
     static let roundMetric = "round"
     static let checkpointPrefix = "round_"
 }

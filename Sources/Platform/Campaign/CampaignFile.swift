@@ -1,0 +1,554 @@
+import Foundation
+import NN
+import TOMLKit
+
+/// One fully resolved run of a campaign: its unique name and everything the runner needs to start it.
+public struct CampaignRun: Sendable, Equatable {
+    /// The run's name in the results file, e.g. "cocofl-fashion-mnist-resnet8-a0.1-s1".
+    public let name: String
+    /// The complete, validated configuration of the run.
+    public let configuration: RunConfiguration
+    /// Write a checkpoint every this many rounds (and after the last).
+    public let checkpointInterval: Int
+
+    /// Creates a run from its parts.
+    public init(name: String, configuration: RunConfiguration, checkpointInterval: Int) {
+        self.name = name
+        self.configuration = configuration
+        self.checkpointInterval = checkpointInterval
+    }
+}
+
+/// A campaign file (TOML) expanded into the list of runs it describes; see docs/campaigns.md for the format.
+///
+/// Reading a campaign has no side effects: nothing is written and plugin or data paths are not opened, only
+/// resolved to absolute paths. Strategy ids and dataset names are kept as written, because plugins may add
+/// strategies and datasets that only the runner knows.
+public struct Campaign: Sendable {
+    /// The campaign file as it was given.
+    public let path: String
+    /// The file's free-text `description` ("" if it has none).
+    public let description: String
+    /// Strategy plugin libraries to load before the runs, as absolute paths.
+    public let plugins: [String]
+    /// Every combination of the grid, in the order described in docs/campaigns.md (strategies vary fastest).
+    public let runs: [CampaignRun]
+
+    /// Checkpoint interval of a run whose `[run]` table has no `checkpoint_every`.
+    public static let defaultCheckpointInterval = 10
+
+    /// The partition names `[run] partition` accepts.
+    public static let partitionNames = ["dirichlet", "dirichlet-natural", "resource-correlated", "iid", "natural"]
+
+    /// Reads and expands the campaign file at `path`.
+    public static func load(path: String) throws -> Campaign {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw CampaignError(file: path, line: nil, key: nil,
+                                message: "the campaign file does not exist; check the path (relative paths start at "
+                                    + "the current directory \(FileManager.default.currentDirectoryPath))")
+        }
+        guard !isDirectory.boolValue else {
+            throw CampaignError(file: path, line: nil, key: nil,
+                                message: "this is a directory, not a campaign file; name a .toml file inside it")
+        }
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw CampaignError(file: path, line: nil, key: nil,
+                                message: "cannot read the campaign file (\(error.localizedDescription)); check its "
+                                    + "permissions")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw CampaignError(file: path, line: nil, key: nil,
+                                message: "the campaign file is not UTF-8 text; save it as UTF-8")
+        }
+        return try parse(text: text, path: path)
+    }
+
+    /// Expands campaign `text`; `path` names the file in errors and is the base of relative plugin and data paths.
+    public static func parse(text: String, path: String) throws -> Campaign {
+        let document: TOMLTable
+        do {
+            document = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw CampaignError(file: path, line: error.source.begin.line, key: nil,
+                                message: "invalid TOML at column \(error.source.begin.column): \(error.description); "
+                                    + "fix the syntax (strings need quotes, one key = value per line, tables as "
+                                    + "[name])")
+        }
+        let source = CampaignSource(file: path, locator: TOMLKeyLocator(text: text))
+        let reader = CampaignReader(
+            root: CampaignTable(table: document, path: [], source: source),
+            baseDirectory: URL(fileURLWithPath: path).deletingLastPathComponent())
+        return try reader.campaign(path: path)
+    }
+}
+
+/// Reads one parsed campaign file into a `Campaign`, key by key, with an error for anything it does not accept.
+private struct CampaignReader {
+    let root: CampaignTable
+    /// The directory of the campaign file, for relative paths.
+    let baseDirectory: URL
+
+    static let topLevelKeys = ["description", "plugins", "grid", "run", "data_dirs", "strategy", "mixes"]
+    static let gridKeys = ["strategies", "datasets", "models", "alphas", "seeds", "mixes"]
+    static let runKeys = [
+        "rounds", "devices", "per_round", "partition", "local_epochs", "batch", "lr", "lr_milestones",
+        "weight_decay", "momentum", "eval_every", "checkpoint_every", "bn_eval", "train_subset", "test_subset",
+        "profile_repeats",
+    ]
+    static let mixKeys = ["groups"]
+    static let groupKeys = ["name", "share", "count", "time", "memory", "upload"]
+    static let builtInMixes: [String: DeviceMix] = ["reference": .reference, "homogeneous": .homogeneous]
+
+    /// The `[run]` settings shared by every run.
+    struct SharedSettings {
+        var template = RunConfiguration(strategy: "")
+        var partitionName = "dirichlet"
+        var checkpointInterval = Campaign.defaultCheckpointInterval
+    }
+
+    func campaign(path: String) throws -> Campaign {
+        try root.rejectUnknownKeys(known: Self.topLevelKeys)
+        let description = try root.value("description")?.string(example: "description = \"CoCoFL vs FedAvg\"") ?? ""
+        let plugins = try (root.list("plugins") ?? []).map { value in
+            let library = try value.string(example: "plugins = [\"plugins/libMyStrategy.so\"]")
+            guard !library.isEmpty else { throw value.error("'\(value.key)' is empty; give the path of a .so file") }
+            return resolve(library)
+        }
+        guard let gridValue = root.value("grid") else {
+            throw root.source.error(at: ["grid"], "the campaign has no [grid] table; add one that lists at least the "
+                                        + "strategies to compare, e.g. [grid] strategies = [\"fedavg\", \"cocofl\"]")
+        }
+        let grid = try gridValue.table(example: "[grid] with strategies = [\"fedavg\"]")
+        try grid.rejectUnknownKeys(known: Self.gridKeys)
+        let settings = try sharedSettings()
+        let customMixes = try mixes()
+
+        let strategies = try gridList(grid, "strategies", defaults: nil, example: "strategies = [\"fedavg\", \"cocofl\"]") {
+            try runNamePart($0)
+        }
+        let datasets = try gridList(grid, "datasets", defaults: [settings.template.dataset],
+                                    example: "datasets = [\"fashion-mnist\"]") { try runNamePart($0) }
+        let models = try gridList(grid, "models", defaults: [settings.template.model],
+                                  example: "models = [\"resnet8\"]") { value in
+            let model = try runNamePart(value)
+            guard ModelZoo.names.contains(model) else {
+                throw value.error("unknown model '\(model)' in \(value.key)"
+                                  + Suggestion.didYouMean(model, among: ModelZoo.names)
+                                  + "; known models: \(ModelZoo.names.joined(separator: ", "))")
+            }
+            return model
+        }
+        let alphas = try gridList(grid, "alphas", defaults: [0.1], example: "alphas = [0.1, 1.0]") { value in
+            let alpha = try value.number(example: "alphas = [0.1]")
+            guard alpha.isFinite && alpha > 0 else {
+                throw value.error("'\(value.key)' is \(alpha) but a Dirichlet α must be positive; use e.g. 0.1 (strong "
+                                  + "label skew) or 100 (nearly IID)")
+            }
+            return alpha
+        }
+        let seeds = try gridList(grid, "seeds", defaults: [1], example: "seeds = [1, 2, 3]") { value in
+            UInt64(try value.integer(atLeast: 0, example: "seeds = [1, 2, 3]"))
+        }
+        let knownMixes = Array(Self.builtInMixes.keys.sorted()) + customMixes.keys.sorted()
+        let mixNames = try gridList(grid, "mixes", defaults: ["reference"], example: "mixes = [\"reference\"]") { value in
+            let name = try runNamePart(value)
+            guard Self.builtInMixes[name] != nil || customMixes[name] != nil else {
+                throw value.error("unknown device mix '\(name)' in \(value.key)" + Suggestion.didYouMean(name, among: knownMixes)
+                                  + "; use one of \(knownMixes.joined(separator: ", ")) or define it as [mixes.\(name)] "
+                                  + "with [[mixes.\(name).groups]] entries")
+            }
+            return name
+        }
+
+        let partitionUsesAlpha = ["dirichlet", "dirichlet-natural", "resource-correlated"].contains(settings.partitionName)
+        if !partitionUsesAlpha && alphas.count > 1 {
+            throw grid.error(at: "alphas", "grid.alphas lists \(alphas.count) values but partition "
+                             + "'\(settings.partitionName)' has no α, so the runs would be identical; list one α or "
+                             + "use a Dirichlet partition")
+        }
+        for name in mixNames {
+            let mix = Self.builtInMixes[name] ?? customMixes[name]!.mix
+            try checkFits(mix: mix, name: name, devices: settings.template.devices,
+                          location: customMixes[name]?.location ?? grid.value("mixes"))
+        }
+        let options = try strategyOptions(strategies: strategies)
+        let dataDirectories = try dataDirectories(datasets: datasets)
+
+        // Strategies vary fastest so that a campaign stopped part-way has every strategy for the settings it reached.
+        let combinations = datasets.flatMap { dataset in
+            models.flatMap { model in
+                mixNames.flatMap { mix in
+                    alphas.flatMap { alpha in
+                        seeds.flatMap { seed in
+                            strategies.map { strategy in
+                                (strategy: strategy, dataset: dataset, model: model, mix: mix, alpha: alpha, seed: seed)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var runs: [CampaignRun] = []
+        var indexOfName: [String: Int] = [:]
+        for combination in combinations {
+            var configuration = settings.template
+            configuration.strategy = combination.strategy
+            configuration.strategyOptions = options[combination.strategy] ?? [:]
+            configuration.dataset = combination.dataset
+            configuration.dataDirectory = dataDirectories[combination.dataset]
+            configuration.model = combination.model
+            configuration.partition = partition(settings.partitionName, alpha: combination.alpha)
+            configuration.mix = Self.builtInMixes[combination.mix] ?? customMixes[combination.mix]!.mix
+            configuration.seed = combination.seed
+            var name = "\(combination.strategy)-\(combination.dataset)-\(combination.model)"
+            if partitionUsesAlpha { name += "-a\(combination.alpha)" }
+            name += "-s\(combination.seed)"
+            if combination.mix != "reference" { name += "-\(combination.mix)" }
+            if let first = indexOfName[name] {
+                throw grid.error("runs \(first + 1) and \(runs.count + 1) of the grid are both named '\(name)' (a '-' "
+                                 + "inside a strategy, dataset, model or mix name makes two combinations read alike); "
+                                 + "rename one of them")
+            }
+            // Everything validate() checks was checked above with a line; this guards against checks added later.
+            do {
+                try configuration.validate()
+            } catch {
+                throw grid.error("run '\(name)' is invalid: \(error); change the [run] or [grid] setting it names "
+                                 + "(options spelled --x-y are the keys x_y)")
+            }
+            indexOfName[name] = runs.count
+            runs.append(CampaignRun(name: name, configuration: configuration,
+                                    checkpointInterval: settings.checkpointInterval))
+        }
+        return Campaign(path: path, description: description, plugins: plugins, runs: runs)
+    }
+
+    // MARK: - [grid]
+
+    /// A grid key's values (a single value stands for a one-element list); `defaults` nil makes the key required.
+    private func gridList<Value: Hashable>(
+        _ grid: CampaignTable, _ key: String, defaults: [Value]?, example: String,
+        element: (CampaignValue) throws -> Value
+    ) throws -> [Value] {
+        guard let values = grid.list(key) else {
+            guard let defaults else {
+                throw grid.error(at: key, "[grid] has no '\(key)'; every campaign lists the values to run, e.g. "
+                                 + example)
+            }
+            return defaults
+        }
+        guard !values.isEmpty else {
+            throw grid.error(at: key, "'grid.\(key)' is empty, so the campaign would have no runs; list at least one "
+                             + "value, e.g. \(example), or remove the key to use the default")
+        }
+        var entries: [Value] = []
+        for value in values {
+            let parsed = try element(value)
+            if entries.contains(parsed) {
+                throw value.error("'grid.\(key)' lists \(parsed) twice, which would repeat runs; remove the repeat")
+            }
+            entries.append(parsed)
+        }
+        return entries
+    }
+
+    /// A strategy, dataset, model or mix name, which becomes part of run names (HDF5 link names: no '/').
+    private func runNamePart(_ value: CampaignValue) throws -> String {
+        let name = try value.string(example: "\(value.path.last(where: { !$0.hasPrefix("[") }) ?? "key") = [\"name\"]")
+        guard !name.isEmpty, !name.contains("/"), !name.contains(where: \.isWhitespace) else {
+            throw value.error("'\(value.key)' is \"\(name)\", which cannot be part of a run name; use a non-empty "
+                              + "name without '/' or spaces")
+        }
+        return name
+    }
+
+    private func partition(_ name: String, alpha: Double) -> PartitionScheme {
+        switch name {
+        case "dirichlet-natural": .dirichlet(alpha: alpha, shardSizes: .natural)
+        case "resource-correlated": .resourceCorrelated(alpha: alpha)
+        case "iid": .iid
+        case "natural": .natural
+        default: .dirichlet(alpha: alpha, shardSizes: .equal)
+        }
+    }
+
+    // MARK: - [run]
+
+    private func sharedSettings() throws -> SharedSettings {
+        var settings = SharedSettings()
+        guard let runValue = root.value("run") else {
+            settings.template.learningRateMilestones = defaultMilestones(rounds: settings.template.rounds)
+            return settings
+        }
+        let run = try runValue.table(example: "[run] with rounds = 40")
+        try run.rejectUnknownKeys(known: Self.runKeys)
+        var template = RunConfiguration(strategy: "")
+        if let value = run.value("rounds") { template.rounds = try value.integer(atLeast: 1, example: "rounds = 40") }
+        if let value = run.value("devices") { template.devices = try value.integer(atLeast: 1, example: "devices = 100") }
+        if let value = run.value("per_round") {
+            template.perRound = try value.integer(atLeast: 1, example: "per_round = 10")
+        }
+        if template.perRound > template.devices {
+            throw run.error(at: "per_round", "'run.per_round' is \(template.perRound) but there are only "
+                            + "\(template.devices) devices (run.devices); sample at most as many devices as there are")
+        }
+        if let value = run.value("partition") {
+            let name = try value.string(example: "partition = \"dirichlet\"")
+            guard Campaign.partitionNames.contains(name) else {
+                throw value.error("unknown partition '\(name)' in run.partition"
+                                  + Suggestion.didYouMean(name, among: Campaign.partitionNames)
+                                  + "; use one of \(Campaign.partitionNames.joined(separator: ", "))")
+            }
+            settings.partitionName = name
+        }
+        if let value = run.value("local_epochs") {
+            template.localEpochs = try value.integer(atLeast: 1, example: "local_epochs = 1")
+        }
+        if let value = run.value("batch") { template.batchSize = try value.integer(atLeast: 1, example: "batch = 32") }
+        if let value = run.value("lr") {
+            template.learningRate = try value.number(example: "lr = 0.1")
+            guard template.learningRate.isFinite && template.learningRate > 0 else {
+                throw value.error("'run.lr' is \(template.learningRate) but the learning rate must be positive; "
+                                  + "write e.g. lr = 0.1")
+            }
+        }
+        if let values = run.list("lr_milestones") {
+            template.learningRateMilestones = try values.map {
+                try $0.integer(atLeast: 1, example: "lr_milestones = [24, 32]")
+            }
+        } else {
+            template.learningRateMilestones = defaultMilestones(rounds: template.rounds)
+        }
+        if let value = run.value("weight_decay") {
+            template.weightDecay = try value.number(example: "weight_decay = 1e-3")
+            guard template.weightDecay.isFinite && template.weightDecay >= 0 else {
+                throw value.error("'run.weight_decay' is \(template.weightDecay) but must be ≥ 0; write e.g. "
+                                  + "weight_decay = 1e-3, or 0 for none")
+            }
+        }
+        if let value = run.value("momentum") {
+            template.momentum = try value.number(example: "momentum = 0.9")
+            guard template.momentum >= 0 && template.momentum < 1 else {
+                throw value.error("'run.momentum' is \(template.momentum) but must be in [0, 1); write e.g. "
+                                  + "momentum = 0.9, or 0 for plain SGD")
+            }
+        }
+        if let value = run.value("eval_every") {
+            template.evaluationInterval = try value.integer(atLeast: 1, example: "eval_every = 5")
+        }
+        if let value = run.value("checkpoint_every") {
+            settings.checkpointInterval = try value.integer(atLeast: 1, example: "checkpoint_every = 10")
+        }
+        if let value = run.value("bn_eval") {
+            let name = try value.string(example: "bn_eval = \"reestimated\"")
+            let names = BatchNormEvaluation.allCases.map(\.rawValue)
+            guard let mode = BatchNormEvaluation(rawValue: name) else {
+                throw value.error("unknown BatchNorm evaluation '\(name)' in run.bn_eval"
+                                  + Suggestion.didYouMean(name, among: names) + "; use one of "
+                                  + names.joined(separator: ", "))
+            }
+            template.batchNormEvaluation = mode
+        }
+        if let value = run.value("train_subset") {
+            template.trainSubset = try value.integer(atLeast: 1, example: "train_subset = 2000")
+        }
+        if let value = run.value("test_subset") {
+            template.testSubset = try value.integer(atLeast: 1, example: "test_subset = 1000")
+        }
+        if let value = run.value("profile_repeats") {
+            template.profileRepeats = try value.integer(atLeast: 1, example: "profile_repeats = 3")
+        }
+        settings.template = template
+        return settings
+    }
+
+    /// Divide the learning rate by 10 after 60 % and 80 % of the rounds, like the reference's 600 and 800 of 1000.
+    private func defaultMilestones(rounds: Int) -> [Int] { [rounds * 6 / 10, rounds * 8 / 10] }
+
+    // MARK: - [mixes]
+
+    /// The custom device mixes by name, each with the value of its `[mixes.NAME]` table.
+    private func mixes() throws -> [String: (mix: DeviceMix, location: CampaignValue)] {
+        guard let mixesValue = root.value("mixes") else { return [:] }
+        let table = try mixesValue.table(example: "[mixes.small] with [[mixes.small.groups]] entries")
+        var mixes: [String: (mix: DeviceMix, location: CampaignValue)] = [:]
+        for name in table.keys {
+            let mixValue = table.value(name)!
+            guard Self.builtInMixes[name] == nil else {
+                throw mixValue.error("[mixes.\(name)] would replace the built-in '\(name)' mix; give the custom mix "
+                                     + "another name")
+            }
+            _ = try runNamePart(CampaignValue(value: name, path: mixValue.path, source: mixValue.source))
+            let mixTable = try mixValue.table(example: "[[mixes.\(name).groups]] entries")
+            try mixTable.rejectUnknownKeys(known: Self.mixKeys)
+            guard let groupValues = mixTable.list("groups"), !groupValues.isEmpty else {
+                throw mixTable.error(at: "groups", "mix '\(name)' has no device groups; add [[mixes.\(name).groups]] "
+                                     + "entries with name, share (or count), time, memory and upload")
+            }
+            let groups = try groupValues.map { try group($0) }
+            var seen: [String: Int] = [:]
+            for (index, group) in groups.enumerated() {
+                if seen[group.name] != nil {
+                    throw groupValues[index].error("mix '\(name)' has two groups named '\(group.name)'; give each "
+                                                   + "group a unique name")
+                }
+                seen[group.name] = index
+            }
+            mixes[name] = (DeviceMix(groups: groups), mixValue)
+        }
+        return mixes
+    }
+
+    /// One `[[mixes.NAME.groups]]` entry.
+    private func group(_ value: CampaignValue) throws -> DeviceGroup {
+        let entry = try value.table(example: "{ name = \"weak\", share = 0.34, time = 0.33 }")
+        try entry.rejectUnknownKeys(known: Self.groupKeys)
+        guard let nameValue = entry.value("name") else {
+            throw entry.error("the device group '\(value.key)' has no name; add e.g. name = \"weak\"")
+        }
+        let name = try nameValue.string(example: "name = \"weak\"")
+        guard !name.isEmpty else { throw nameValue.error("'\(nameValue.key)' is empty; name the group, e.g. \"weak\"") }
+        let size: DeviceGroup.Size
+        switch (entry.value("share"), entry.value("count")) {
+        case (let share?, nil):
+            let fraction = try share.number(example: "share = 0.34")
+            guard fraction.isFinite && fraction > 0 else {
+                throw share.error("'\(share.key)' is \(fraction) but a share must be positive (a relative weight such "
+                                  + "as 0.34); remove the group to have no such devices")
+            }
+            size = .share(fraction)
+        case (nil, let count?):
+            size = .count(try count.integer(atLeast: 1, example: "count = 10"))
+        case (_?, let count?):
+            throw count.error("device group '\(name)' has both share and count; keep one (share: a relative weight, "
+                              + "count: a fixed number of devices)")
+        case (nil, nil):
+            throw entry.error("device group '\(name)' (\(value.key)) needs 'share' (a relative weight) or 'count' (a "
+                              + "number of devices); add e.g. share = 0.5")
+        }
+        var limits: [String: ResourceLimit] = [:]
+        for field in ["time", "memory", "upload"] {
+            guard let limitValue = entry.value(field) else { continue }
+            let limit = try resourceLimit(limitValue)
+            do {
+                try limit.validate(group: name, field: field)
+            } catch {
+                throw limitValue.error("'\(limitValue.key)': \(error)")
+            }
+            limits[field] = limit
+        }
+        return DeviceGroup(name: name, size: size, time: limits["time"] ?? .constant(1),
+                           memory: limits["memory"] ?? .constant(1), upload: limits["upload"] ?? .constant(1))
+    }
+
+    /// A number (fixed), `[lower, upper]` or `{ lower = …, upper = … }` (uniform, redrawn every round).
+    private func resourceLimit(_ value: CampaignValue) throws -> ResourceLimit {
+        let expected = "a number (a fixed fraction) or [lower, upper] (uniform, redrawn every round)"
+        switch value.value.type {
+        case .int, .double:
+            return .constant(try value.number())
+        case .array:
+            let bounds = try value.array()
+            guard bounds.count == 2 else {
+                throw value.error("'\(value.key)' has \(bounds.count) elements but a uniform limit is [lower, upper]; "
+                                  + "write e.g. [0.5, 1.0]")
+            }
+            return .uniform(lower: try bounds[0].number(example: "[0.5, 1.0]"),
+                            upper: try bounds[1].number(example: "[0.5, 1.0]"))
+        case .table:
+            let bounds = try value.table()
+            try bounds.rejectUnknownKeys(known: ["lower", "upper"])
+            guard let lower = bounds.value("lower"), let upper = bounds.value("upper") else {
+                throw value.error("'\(value.key)' needs both lower and upper; write e.g. { lower = 0.5, upper = 1.0 }")
+            }
+            return .uniform(lower: try lower.number(), upper: try upper.number())
+        default:
+            throw value.typeError(expected: expected, example: "\(value.path.last ?? "upload") = [0.5, 1.0]")
+        }
+    }
+
+    /// Throws unless `mix` can split `devices` devices (groups sized by count need that many).
+    private func checkFits(mix: DeviceMix, name: String, devices: Int, location: CampaignValue?) throws {
+        do {
+            _ = try mix.deviceCounts(deviceCount: devices)
+        } catch {
+            let counted = mix.groups.reduce(0) { total, group in
+                if case .count(let count) = group.size { return total + count }
+                return total
+            }
+            let message = "mix '\(name)' cannot split run.devices = \(devices) devices: its groups sized by count "
+                + "need \(counted)"
+                + (mix.groups.allSatisfy { if case .count = $0.size { true } else { false } }
+                    ? " exactly; set run.devices = \(counted) or size a group by share"
+                    : "; raise run.devices or lower the counts")
+            throw location?.error(message) ?? root.error(message)
+        }
+    }
+
+    // MARK: - [strategy.ID] and [data_dirs]
+
+    /// Options by strategy id; each `[strategy.ID]` must name a strategy of the grid.
+    private func strategyOptions(strategies: [String]) throws -> [String: [String: String]] {
+        guard let strategyValue = root.value("strategy") else { return [:] }
+        let table = try strategyValue.table(example: "[strategy.heterofl] with ratios = \"1,0.5,0.25\"")
+        var options: [String: [String: String]] = [:]
+        for id in table.keys {
+            let optionsValue = table.value(id)!
+            guard strategies.contains(id) else {
+                throw optionsValue.error("[strategy.\(id)] sets options for '\(id)', which is not in grid.strategies"
+                                         + Suggestion.didYouMean(id, among: strategies)
+                                         + "; add it to grid.strategies or remove the table")
+            }
+            let optionTable = try optionsValue.table(example: "[strategy.\(id)] with key = \"value\" lines")
+            var values: [String: String] = [:]
+            for key in optionTable.keys {
+                let option = optionTable.value(key)!
+                switch option.value.type {
+                case .string: values[key] = try option.string()
+                case .int: values[key] = String(try option.integer())
+                case .double: values[key] = "\(try option.number())"
+                case .bool: values[key] = String(try option.boolean())
+                default:
+                    throw option.typeError(expected: "a string, number or boolean",
+                                           example: "\(key) = \"1,0.5,0.25\" (lists as one string)")
+                }
+            }
+            options[id] = values
+        }
+        return options
+    }
+
+    /// Absolute data directories by dataset; each key must be a dataset of the grid.
+    private func dataDirectories(datasets: [String]) throws -> [String: String] {
+        guard let directoriesValue = root.value("data_dirs") else { return [:] }
+        let table = try directoriesValue.table(example: "[data_dirs] with cifar10 = \"/data/cifar10\"")
+        var directories: [String: String] = [:]
+        for dataset in table.keys {
+            let value = table.value(dataset)!
+            guard datasets.contains(dataset) else {
+                throw value.error("data_dirs.\(dataset) names a dataset that is not in grid.datasets"
+                                  + Suggestion.didYouMean(dataset, among: datasets)
+                                  + "; add it to grid.datasets or remove the line")
+            }
+            let directory = try value.string(example: "\(dataset) = \"/data/\(dataset)\"")
+            guard !directory.isEmpty else {
+                throw value.error("'\(value.key)' is empty; give the dataset's directory (or .h5 file), or remove the "
+                                  + "line to use the default place")
+            }
+            directories[dataset] = resolve(directory)
+        }
+        return directories
+    }
+
+    /// `path` made absolute: `~` expands to the home directory, relative paths start at the campaign file's directory.
+    private func resolve(_ path: String) -> String {
+        let expanded = (path as NSString).expandingTildeInPath
+        let url = expanded.hasPrefix("/")
+            ? URL(fileURLWithPath: expanded) : baseDirectory.appendingPathComponent(expanded)
+        return url.standardizedFileURL.path
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+
+/// The `cocofl` binary built next to this test bundle, run as a child process.
+enum Tool {
+    /// The build directory holding the test bundle and the `cocofl` executable.
+    static let binary: URL = {
+        let candidates = [CommandLine.arguments.first.map { URL(fileURLWithPath: $0).deletingLastPathComponent() },
+                          Bundle.main.executableURL?.deletingLastPathComponent(), Bundle.main.bundleURL.deletingLastPathComponent()]
+        for directory in candidates.compactMap({ $0 }) {
+            let url = directory.appendingPathComponent("cocofl")
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        return URL(fileURLWithPath: "cocofl-not-found-next-to-the-test-bundle")
+    }()
+
+    /// What a finished command left behind.
+    struct Result {
+        let status: Int32
+        let output: String
+        let error: String
+
+        /// The non-empty lines of standard error.
+        var errorLines: [String] { error.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty } }
+    }
+
+    /// Runs `cocofl arguments…` to completion in `directory`.
+    static func run(_ arguments: [String], in directory: URL? = nil) throws -> Result {
+        let process = try launch(arguments, in: directory)
+        // Read both pipes to the end before waiting, so a chatty child never blocks on a full pipe.
+        let output = process.outputPipe.fileHandleForReading.readDataToEndOfFile()
+        let error = process.errorPipe.fileHandleForReading.readDataToEndOfFile()
+        process.process.waitUntilExit()
+        return Result(status: process.process.terminationStatus, output: String(decoding: output, as: UTF8.self),
+                      error: String(decoding: error, as: UTF8.self))
+    }
+
+    /// A started child process with its pipes.
+    struct Launched {
+        let process: Process
+        let outputPipe: Pipe
+        let errorPipe: Pipe
+    }
+
+    /// Starts `cocofl arguments…` without waiting.
+    static func launch(_ arguments: [String], in directory: URL? = nil) throws -> Launched {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        let (output, error) = (Pipe(), Pipe())
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        return Launched(process: process, outputPipe: output, errorPipe: error)
+    }
+}
+
+/// A fresh temporary directory, removed when the value goes away.
+final class TemporaryDirectory {
+    let url: URL
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("cocofl-command-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+
+    /// The path of `name` inside the directory.
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    /// Writes `text` to `name` and returns its path.
+    @discardableResult
+    func write(_ name: String, _ text: String) throws -> String {
+        try text.write(toFile: path(name), atomically: true, encoding: .utf8)
+        return path(name)
+    }
+}
+
+/// A small campaign on real Fashion-MNIST: 10 devices, 3 per round, 1,000 training and 200 test images.
+func smallCampaign(strategies: [String] = ["cocofl"], rounds: Int = 6, extraRun: String = "", extraTop: String = "") -> String {
+    """
+    description = "command tests"
+    \(extraTop)
+    [grid]
+    strategies = [\(strategies.map { "\"\($0)\"" }.joined(separator: ", "))]
+    datasets = ["fashion-mnist"]
+    models = ["resnet8"]
+    alphas = [0.5]
+    seeds = [3]
+
+    [run]
+    rounds = \(rounds)
+    devices = 10
+    per_round = 3
+    eval_every = 1
+    checkpoint_every = 2
+    train_subset = 1000
+    test_subset = 200
+    profile_repeats = 1
+    lr = 0.05
+    bn_eval = "aggregated"
+    \(extraRun)
+    """
+}
+
+/// Expects a command to have failed cleanly: non-zero status, one error line (the last line on standard error;
+/// progress lines such as "loading fashion-mnist…" may come before it) and no crash trace.
+func expectOneLineError(_ result: Tool.Result, mentioning needles: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(result.status != 0, "exit status \(result.status)", sourceLocation: sourceLocation)
+    let errors = result.errorLines.filter { $0.hasPrefix("Error: ") }
+    #expect(errors.count == 1, "stderr: \(result.error)", sourceLocation: sourceLocation)
+    #expect(result.errorLines.last?.hasPrefix("Error: ") == true, "stderr: \(result.error)", sourceLocation: sourceLocation)
+    let line = errors.first ?? ""
+    for needle in needles {
+        #expect(line.contains(needle), "'\(needle)' not in: \(line)", sourceLocation: sourceLocation)
+    }
+    for trace in ["Fatal error", "Stack dump", "Backtrace", "Current stack trace", "Usage:"] {
+        #expect(!result.error.contains(trace), sourceLocation: sourceLocation)
+    }
+}
