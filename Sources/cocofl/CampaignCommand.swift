@@ -21,6 +21,8 @@ struct CampaignCommand: ParsableCommand {
     @Argument(help: "The campaign file (.toml).")
     var file: String
 
+    @OptionGroup var plugins: PluginOptions
+
     @Option(help: "The results file (default: results/<campaign file name>.h5).")
     var out: String?
 
@@ -33,7 +35,8 @@ struct CampaignCommand: ParsableCommand {
     func run() throws {
         let campaign = try Campaign.load(path: file)
         let output = out ?? "results/" + URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent + ".h5"
-        let catalog = try BuiltinStrategies.catalog()
+        // The file's plugins come after --plugin ones; a library named in both is loaded once.
+        let catalog = try plugins.strategies(adding: campaign.plugins).catalog
         var datasets = DatasetCatalog.standard
         try datasets.register(HDF5DatasetLoader())
         let runner = CampaignRunner(runs: campaign.runs, catalog: catalog, datasets: datasets, toolVersion: toolVersion, restart: restart)

@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import Storage
 import Testing
 
@@ -61,6 +62,64 @@ struct PluginCommandTests {
             #expect(summary.statusMessage == message)
             // Round 1 completed and stays recorded.
             #expect(try record.lastMetricsRound() == 1)
+        }
+    }
+
+    @Test("a campaign file's plugins: a throwing plugin run is recorded failed and the campaign goes on; fixed, --restart completes it")
+    func campaignWithThePlugin() throws {
+        let cocofl = try PluginFixtures.cocofl()
+        let plugin = try PluginFixtures.maxWindowPluginPath()
+        try withTemporaryDirectory { directory in
+            let campaignFile = directory.appendingPathComponent("plugin.toml")
+            let out = directory.appendingPathComponent("plugin.h5").path
+            func writeCampaign(failAtRound: Int?) throws {
+                var text = """
+                    plugins = ["\(plugin)"]
+
+                    [grid]
+                    strategies = ["cocofl-max-window", "fedavg"]
+
+                    [run]
+                    rounds = 2
+                    devices = 10
+                    per_round = 3
+                    train_subset = 1000
+                    test_subset = 200
+                    profile_repeats = 1
+
+                    """
+                if let failAtRound { text += "[strategy.cocofl-max-window]\nfail_at_round = \(failAtRound)\n" }
+                try text.write(to: campaignFile, atomically: true, encoding: .utf8)
+            }
+            try writeCampaign(failAtRound: 2)
+            let names = try Campaign.load(path: campaignFile.path).runs.map(\.name)
+            #expect(names == ["cocofl-max-window-fashion-mnist-resnet8-a0.1-s1", "fedavg-fashion-mnist-resnet8-a0.1-s1"])
+
+            let failing = try PluginFixtures.run(cocofl, ["campaign", campaignFile.path, "--out", out, "--plain"])
+            #expect(failing.status != 0, "a campaign with a failed run exits non-zero")
+            do {
+                // Closed before the tool runs again: HDF5 locks files open for reading.
+                let results = try ResultsFile(path: out, access: .readOnly)
+                let failed = try results.openRun(names[0]).summary()
+                #expect(failed.status == .failed)
+                #expect(failed.statusMessage == "cocofl-max-window failed on purpose at round 2 (option fail_at_round, a test hook)")
+                // The next run of the campaign ran to the end.
+                #expect(try results.openRun(names[1]).summary().status == .complete)
+            }
+
+            try writeCampaign(failAtRound: nil)
+            let fixed = try PluginFixtures.run(cocofl, ["campaign", campaignFile.path, "--out", out, "--plain", "--restart"])
+            #expect(fixed.status == 0, "\(fixed.standardError)")
+            let results = try ResultsFile(path: out, access: .readOnly)
+            for name in names {
+                #expect(try results.openRun(name).summary().status == .complete, "\(name)")
+                #expect(try results.openRun(name).lastMetricsRound() == 2, "\(name)")
+            }
+            // The comparison table at the end has the plugin's run next to the built-in one.
+            let rows = fixed.standardOutput.split(separator: "\n")
+            for name in names {
+                #expect(rows.contains { $0.hasPrefix(name + " ") && $0.hasSuffix("complete") }, "\(fixed.standardOutput)")
+            }
         }
     }
 
