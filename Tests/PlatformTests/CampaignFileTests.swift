@@ -237,6 +237,19 @@ struct CampaignFileTests {
         #expect(error?.description.contains("lower ≤ upper") == true)
     }
 
+    @Test("The shipped campaigns parse: the main job and the plugin comparison")
+    func shippedCampaigns() throws {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("campaigns")
+        let main = try Campaign.load(path: directory.appendingPathComponent("fashion-mnist.toml").path)
+        #expect(main.runs.map(\.configuration.strategy) == ["fedavg", "device-dropping", "heterofl", "cocofl"])
+        #expect(main.runs.allSatisfy { $0.configuration.partition == .dirichlet(alpha: 0.1, shardSizes: .equal) && $0.configuration.mix == .reference })
+        let plugin = try Campaign.load(path: directory.appendingPathComponent("max-window.toml").path)
+        #expect(plugin.plugins == [directory.deletingLastPathComponent()
+            .appendingPathComponent("Examples/MaxWindowPlugin/.build/release/libMaxWindowPlugin.so").standardized.path])
+        #expect(plugin.runs.first?.configuration.strategy == "cocofl-max-window")
+    }
+
     @Test("campaigns/example-full.toml parses into 16 runs that use every section")
     func exampleFile() throws {
         let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
