@@ -105,15 +105,10 @@ struct RunCommand: ParsableCommand {
         configuration.rounds = rounds
         configuration.devices = devices
         configuration.perRound = perRound
-        switch partition {
-        case "dirichlet": configuration.partition = .dirichlet(alpha: alpha, shardSizes: .equal)
-        case "dirichlet-natural": configuration.partition = .dirichlet(alpha: alpha, shardSizes: .natural)
-        case "resource-correlated": configuration.partition = .resourceCorrelated(alpha: alpha)
-        case "iid": configuration.partition = .iid
-        case "natural": configuration.partition = .natural
-        default:
-            throw ValidationError("--partition must be one of dirichlet, dirichlet-natural, resource-correlated, iid, natural; got '\(partition)'")
+        guard let scheme = PartitionScheme.named(partition, alpha: alpha) else {
+            throw ValidationError("--partition must be one of \(PartitionScheme.names.joined(separator: ", ")); got '\(partition)'")
         }
+        configuration.partition = scheme
         configuration.seed = seed
         configuration.learningRate = lr
         if let lrMilestones {

@@ -38,7 +38,7 @@ public struct Campaign: Sendable {
     public static let defaultCheckpointInterval = 10
 
     /// The partition names `[run] partition` accepts.
-    public static let partitionNames = ["dirichlet", "dirichlet-natural", "resource-correlated", "iid", "natural"]
+    public static let partitionNames = PartitionScheme.names
 
     /// Reads and expands the campaign file at `path`.
     public static func load(path: String) throws -> Campaign {
@@ -164,7 +164,7 @@ private struct CampaignReader {
             return name
         }
 
-        let partitionUsesAlpha = ["dirichlet", "dirichlet-natural", "resource-correlated"].contains(settings.partitionName)
+        let partitionUsesAlpha = PartitionScheme.usesAlpha(settings.partitionName)
         if !partitionUsesAlpha && alphas.count > 1 {
             throw grid.error(at: "alphas", "grid.alphas lists \(alphas.count) values but partition "
                              + "'\(settings.partitionName)' has no α, so the runs would be identical; list one α or "
@@ -266,14 +266,9 @@ private struct CampaignReader {
         return name
     }
 
+    /// The scheme of a partition name already checked against `Campaign.partitionNames`.
     private func partition(_ name: String, alpha: Double) -> PartitionScheme {
-        switch name {
-        case "dirichlet-natural": .dirichlet(alpha: alpha, shardSizes: .natural)
-        case "resource-correlated": .resourceCorrelated(alpha: alpha)
-        case "iid": .iid
-        case "natural": .natural
-        default: .dirichlet(alpha: alpha, shardSizes: .equal)
-        }
+        PartitionScheme.named(name, alpha: alpha) ?? .dirichlet(alpha: alpha, shardSizes: .equal)
     }
 
     // MARK: - [run]

@@ -33,6 +33,27 @@ public enum PartitionScheme: Sendable, Hashable, Codable {
     /// The kinds a configuration may name.
     public static let kinds = ["iid", "dirichlet", "resource-correlated", "natural"]
 
+    /// The partition names of the command line and campaign files; "dirichlet-natural" is the Dirichlet split
+    /// with natural shard sizes.
+    public static let names = ["dirichlet", "dirichlet-natural", "resource-correlated", "iid", "natural"]
+
+    /// Whether the partition called `name` draws a Dirichlet(α) (so α matters for it).
+    public static func usesAlpha(_ name: String) -> Bool {
+        ["dirichlet", "dirichlet-natural", "resource-correlated"].contains(name)
+    }
+
+    /// The scheme called `name` (one of `names`) with concentration `alpha` where it has one; nil for other names.
+    public static func named(_ name: String, alpha: Double) -> PartitionScheme? {
+        switch name {
+        case "dirichlet": .dirichlet(alpha: alpha, shardSizes: .equal)
+        case "dirichlet-natural": .dirichlet(alpha: alpha, shardSizes: .natural)
+        case "resource-correlated": .resourceCorrelated(alpha: alpha)
+        case "iid": .iid
+        case "natural": .natural
+        default: nil
+        }
+    }
+
     /// Throws unless α (where the scheme has one) is positive and finite, naming --alpha.
     public func validate() throws {
         switch self {
