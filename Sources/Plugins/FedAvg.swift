@@ -2,26 +2,30 @@ import NN
 import Platform
 
 /// FedAvg: every sampled device trains the full model, as if unconstrained; the server averages. With
-/// `dropsConstrainedDevices` it is device dropping (see DeviceDropping.swift).
+/// `dropping` it is device dropping (see DeviceDropping.swift).
 public final class FedAvg: Strategy {
     /// Registry entry.
     public static let entry = StrategyEntry(id: "fedavg", summary: "every device trains the full model (ignores limits)") { options, environment in
-        try FedAvg(weighting: deviceWeighting(options), unitCount: environment.unitCount, dropsConstrainedDevices: false)
+        try FedAvg(weighting: deviceWeighting(options), unitCount: environment.unitCount, dropping: nil)
     }
 
     let rule: FedAvgAggregation
     let unitCount: Int
-    let dropsConstrainedDevices: Bool
+    /// Nil for FedAvg; device dropping's sampling otherwise.
+    let dropping: DeviceDropping.Sampling?
 
-    init(weighting: DeviceWeighting, unitCount: Int, dropsConstrainedDevices: Bool) {
+    init(weighting: DeviceWeighting, unitCount: Int, dropping: DeviceDropping.Sampling?) {
         rule = FedAvgAggregation(weighting: weighting)
         self.unitCount = unitCount
-        self.dropsConstrainedDevices = dropsConstrainedDevices
+        self.dropping = dropping
+    }
+
+    public func isEligible(_ device: DeviceRound) throws -> Bool {
+        dropping != .unconstrainedOnly || device.limits.admitFullTraining
     }
 
     public func plan(_ device: DeviceRound, generator: inout SeededGenerator) throws -> LocalPlan {
-        let limits = device.limits
-        if dropsConstrainedDevices && (limits.time < 1 || limits.memory < 1 || limits.upload < 1) {
+        if dropping != nil && !device.limits.admitFullTraining {
             return .skip(reason: "limits below full training")
         }
         return .window(.full(unitCount: unitCount))

@@ -189,6 +189,9 @@ struct RunCommand: ParsableCommand {
         var text = String(format: "round %4d  lr %.4f  devices %2d (+%d skipped)  upload %7.2f MB  time %.2f  loss %.3f  %5.1f s",
                           m.round, m.learningRate, m.participants, m.skippedCount, Double(m.uploadBytes) / 1e6, m.meanDeviceTimeRatio,
                           m.trainingLoss, m.seconds)
+        if !m.skipped.isEmpty {
+            text += "  (skipped: " + m.skipped.keys.sorted().map { "\(m.skipped[$0]!) \($0)" }.joined(separator: ", ") + ")"
+        }
         if let e = m.evaluation {
             let groups = e.perGroupAccuracy.keys.sorted().map { String(format: "%@ %.3f", $0, e.perGroupAccuracy[$0]!) }.joined(separator: " ")
             text += String(format: "  | accuracy %.4f  loss %.3f  ", e.accuracy, e.loss) + groups + String(format: "  gap %.3f", e.groupGap)

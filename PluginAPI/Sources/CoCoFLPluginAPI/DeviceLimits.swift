@@ -16,4 +16,7 @@ public struct DeviceLimits: Sendable, Hashable, Codable {
 
     /// A device that can train and upload the full model.
     public static let unconstrained = DeviceLimits(time: 1, memory: 1, upload: 1)
+
+    /// Whether the limits admit full training: time, memory and upload all at least 1.0 of full training.
+    public var admitFullTraining: Bool { time >= 1 && memory >= 1 && upload >= 1 }
 }

@@ -113,11 +113,19 @@ public struct StrategyError: Error, CustomStringConvertible {
 /// A federated-learning strategy: a per-device plan each round and an aggregation of the partial updates.
 /// Conformers live in `Plugins` (built in) or in a plugin library.
 public protocol Strategy: AnyObject {
+    /// Whether `device` may be sampled this round: the host samples the round's `per_round` devices among the
+    /// eligible ones (all of them when fewer are eligible). The default, in an extension, admits every device.
+    func isEligible(_ device: DeviceRound) throws -> Bool
     /// Decides what one sampled device does this round. `generator` is the device's own seeded stream.
     func plan(_ device: DeviceRound, generator: inout SeededGenerator) throws -> LocalPlan
     /// Combines this round's uploads into the new global parameters. `participantCount` counts the devices that
     /// trained this round (skipped devices excluded).
     func aggregate(global: ParameterSet, updates: [PartialUpdate], participantCount: Int) throws -> ParameterSet
+}
+
+extension Strategy {
+    /// Every device is eligible: the host samples among all devices.
+    public func isEligible(_ device: DeviceRound) throws -> Bool { true }
 }
 
 /// A registry entry: a stable id, a one-line summary and a factory from options and environment.

@@ -22,12 +22,18 @@ public struct DeviceSampler: Sendable, Hashable {
 
     /// The ids of this round's devices, ascending; each id is equally likely.
     public func sample(using generator: inout some RandomNumberGenerator) -> [Int] {
-        // A partial Fisher–Yates shuffle: the first perRound positions are a uniform sample without replacement.
-        var order = Array(0..<deviceCount)
-        for position in 0..<perRound {
-            let choice = position + Int(generator.next(upperBound: UInt64(deviceCount - position)))
+        sample(from: Array(0..<deviceCount), using: &generator)
+    }
+
+    /// `perRound` of `candidates` (all of them when there are fewer), ascending; each candidate is equally likely.
+    /// With every device a candidate this is `sample(using:)` and consumes the generator the same way.
+    public func sample(from candidates: [Int], using generator: inout some RandomNumberGenerator) -> [Int] {
+        // A partial Fisher–Yates shuffle: the first positions are a uniform sample without replacement.
+        var order = candidates
+        for position in 0..<min(perRound, order.count) {
+            let choice = position + Int(generator.next(upperBound: UInt64(order.count - position)))
             order.swapAt(position, choice)
         }
-        return order[..<perRound].sorted()
+        return order[..<min(perRound, order.count)].sorted()
     }
 }

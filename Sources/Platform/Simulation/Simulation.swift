@@ -105,23 +105,31 @@ public final class Simulation {
         }
     }
 
+    /// The `skipped` reason counting the round's empty places when fewer devices than `per_round` are eligible.
+    public static let tooFewEligibleReason = "fewer eligible devices than per_round"
+
     /// Runs the next round.
     public func runRound() throws -> RoundMetrics {
         let start = DispatchTime.now().uptimeNanoseconds
         let round = completedRounds + 1
         let learningRate = configuration.learningRate(round: round)
         let sampler = try DeviceSampler(perRound: configuration.perRound, deviceCount: configuration.devices)
-        let sampled = sampler.sample(using: &sampling)
+        // The limits come from their own generator, so drawing them before sampling changes no random stream.
         let limits = population.drawLimits(using: &limitsGenerator)
+        func deviceRound(_ device: Int) -> DeviceRound {
+            DeviceRound(deviceID: device, groupName: population.group(ofDevice: device).name, limits: limits[device],
+                        round: round, sampleCount: partition.sampleIndices[device].count)
+        }
+        let eligible = try (0..<configuration.devices).filter { try strategy.isEligible(deviceRound($0)) }
+        let sampled = sampler.sample(from: eligible, using: &sampling)
         var updates: [PartialUpdate] = []
         var skipped: [String: Int] = [:]
+        if sampled.count < sampler.perRound { skipped[Self.tooFewEligibleReason] = sampler.perRound - sampled.count }
         var uploadBytes = 0, timeRatios: [Double] = [], memoryRatios: [Double] = [], losses: [Double] = []
         for device in sampled {
             var generator = root.derived("device-\(device)-round-\(round)")
             let shard = partition.sampleIndices[device]
-            let plan = try strategy.plan(DeviceRound(deviceID: device, groupName: population.group(ofDevice: device).name,
-                                                     limits: limits[device], round: round, sampleCount: shard.count),
-                                         generator: &generator)
+            let plan = try strategy.plan(deviceRound(device), generator: &generator)
             if case .skip(let reason) = plan {
                 skipped[reason, default: 0] += 1
                 continue
