@@ -35,6 +35,21 @@ void cocofl_gather_samples_u8(const uint8_t *samples, size_t sample_size, const 
     }
 }
 
+void cocofl_pad_replicate_u8(const uint8_t *images, size_t count, size_t height, size_t width, size_t padding,
+                             size_t channels, uint8_t *out) {
+    const size_t padded_width = width + 2 * padding;
+    const size_t plane = (height + 2 * padding) * padded_width;
+    for (size_t image = 0; image < count; image++) {
+        const uint8_t *source = images + image * height * width;
+        uint8_t *first = out + image * channels * plane;
+        memset(first, 0, plane);
+        for (size_t row = 0; row < height; row++) {
+            memcpy(first + (row + padding) * padded_width + padding, source + row * width, width);
+        }
+        for (size_t channel = 1; channel < channels; channel++) memcpy(first + channel * plane, first, plane);
+    }
+}
+
 size_t cocofl_find_u8_above(const uint8_t *values, size_t count, uint8_t limit) {
     // Branch-free maximum per block first, so the common all-valid case vectorizes.
     const size_t block = 4096;

@@ -26,7 +26,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "The checkpoint's round (default: the newest complete checkpoint).")
     var round: Int?
 
-    @Option(help: "Dataset to evaluate on: fashion-mnist, mnist, cifar10, cifar100, femnist, hdf5 (default: the run's).")
+    @Option(help: "Dataset to evaluate on: fashion-mnist, mnist (each also as NAME-3x32x32), cifar10, cifar100, femnist, hdf5 (default: the run's).")
     var dataset: String?
 
     @Option(help: "Directory with the dataset files (default: the run's for its own dataset, else the dataset's usual place).")

@@ -26,7 +26,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("option"), help: "Strategy option KEY=VALUE (repeatable).")
     var options: [String] = []
 
-    @Option(help: "Dataset: fashion-mnist, mnist, cifar10, cifar100, femnist, hdf5 (--data-dir names the .h5 file).")
+    @Option(help: "Dataset: fashion-mnist, mnist, fashion-mnist-3x32x32, mnist-3x32x32 (padded, 3 grey channels), cifar10, cifar100, femnist, hdf5 (--data-dir names the .h5 file).")
     var dataset = "fashion-mnist"
 
     @Option(help: "Directory with the dataset files (default: the dataset's usual place).")

@@ -118,7 +118,7 @@ struct DatasetBatchTests {
         }
         #expect(error?.kind == .unknownDataset)
         #expect(error?.description.contains("\"imagenet\"") == true)
-        #expect(error?.description.contains("cifar10, cifar100, fashion-mnist, femnist, mnist") == true)
+        #expect(error?.description.contains("cifar10, cifar100, fashion-mnist, fashion-mnist-3x32x32, femnist, mnist, mnist-3x32x32") == true)
     }
 
     /// A loader that serves the hand-made dataset, standing in for a format added later (e.g. HDF5).
@@ -138,6 +138,6 @@ struct DatasetBatchTests {
         #expect(try catalog.load(name: "hand-made", directory: nil).train.count == 3)
         let error = #expect(throws: DatasetError.self) { try catalog.register(HandMadeLoader()) }
         #expect(error?.kind == .duplicateDataset)
-        #expect(DatasetCatalog.standard.names == ["cifar10", "cifar100", "fashion-mnist", "femnist", "mnist"])
+        #expect(DatasetCatalog.standard.names == ["cifar10", "cifar100", "fashion-mnist", "fashion-mnist-3x32x32", "femnist", "mnist", "mnist-3x32x32"])
     }
 }

@@ -151,3 +151,56 @@ struct IDXDatasetTests {
         }
     }
 }
+
+@Suite("Grey datasets as 3×32×32")
+struct PaddedGreyscaleDatasetTests {
+    @Test("Fashion-MNIST as 3×32×32: the centre equals the original, the border is zero, the channels are equal",
+          .enabled(if: FileManager.default.fileExists(
+              atPath: installedFashionMNIST + "/train-images-idx3-ubyte.gz")))
+    func paddedFashionMNIST() throws {
+        let original = try DatasetCatalog.load(name: "fashion-mnist", directory: nil)
+        let padded = try DatasetCatalog.load(name: "fashion-mnist-3x32x32", directory: nil)
+        #expect(padded.train.count == 60_000 && padded.test.count == 10_000)
+        #expect((padded.train.channels, padded.train.height, padded.train.width) == (3, 32, 32))
+        #expect(padded.train.name == "fashion-mnist-3x32x32")
+        #expect(padded.train.labels == original.train.labels && padded.test.labels == original.test.labels)
+        #expect(padded.train.normalization.mean == [0.2860, 0.2860, 0.2860])
+        // A small subset of both splits, pixel by pixel.
+        for (source, converted) in [(original.train, padded.train), (original.test, padded.test)] {
+            for image in [0, 1, 2, 777, source.count - 1] {
+                for channel in 0..<3 {
+                    for row in 0..<32 {
+                        for column in 0..<32 {
+                            let value = converted.images[((image * 3 + channel) * 32 + row) * 32 + column]
+                            if (2..<30).contains(row) && (2..<30).contains(column) {
+                                let expected = source.images[(image * 28 + row - 2) * 28 + column - 2]
+                                #expect(value == expected, "image \(image) channel \(channel) (\(row), \(column))")
+                            } else {
+                                #expect(value == 0, "image \(image) channel \(channel) border (\(row), \(column))")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Normalized batches: the three channels of a sample are identical.
+        var floats = [Float](repeating: 0, count: 2 * 3 * 32 * 32)
+        var labels = [Int32](repeating: 0, count: 2)
+        floats.withUnsafeMutableBufferPointer { images in
+            labels.withUnsafeMutableBufferPointer { padded.test.writeBatch(indices: [5, 9], images: images.baseAddress!, labels: $0.baseAddress!) }
+        }
+        for sample in 0..<2 {
+            let plane = 32 * 32, base = sample * 3 * plane
+            #expect(floats[base..<base + plane] == floats[base + plane..<base + 2 * plane])
+            #expect(floats[base..<base + plane] == floats[base + 2 * plane..<base + 3 * plane])
+        }
+    }
+
+    @Test("Only grey datasets convert; the error names the dataset")
+    func rejectsColour() throws {
+        let colour = Dataset(name: "rgb", images: [UInt8](repeating: 1, count: 2 * 3 * 4 * 4), labels: [0, 1], channels: 3,
+                             height: 4, width: 4, classCount: 2, normalization: .unit(channels: 3))
+        let error = try #require(throws: DatasetError.self) { _ = try colour.paddedGreyscale(padding: 2, channels: 3, name: "x") }
+        #expect(error.kind == .invalidConversion && error.description.contains("rgb"))
+    }
+}

@@ -19,6 +19,12 @@ void cocofl_gather_labels_i32(const int32_t *labels, const int64_t *indices, siz
 void cocofl_gather_samples_u8(const uint8_t *samples, size_t sample_size, const int64_t *indices, size_t count,
                               uint8_t *out);
 
+/// Turns `count` single-channel `height`×`width` uint8 images into `channels`-channel images of
+/// (`height` + 2·`padding`)×(`width` + 2·`padding`): each image centred in a zero border, the grey plane copied into
+/// every channel (CIFAR-shaped input from MNIST-style data). `out` holds count·channels·(height+2p)·(width+2p) bytes.
+void cocofl_pad_replicate_u8(const uint8_t *images, size_t count, size_t height, size_t width, size_t padding,
+                             size_t channels, uint8_t *out);
+
 /// Returns the position of the first value greater than `limit`, or `count` when there is none.
 size_t cocofl_find_u8_above(const uint8_t *values, size_t count, uint8_t limit);
 

@@ -23,11 +23,12 @@ public struct DatasetCatalog: Sendable {
         for loader in loaders { try register(loader) }
     }
 
-    /// The built-in datasets: fashion-mnist, mnist, cifar10, cifar100 and femnist.
+    /// The built-in datasets: fashion-mnist, mnist (and both as 3×32×32), cifar10, cifar100 and femnist.
     public static let standard: DatasetCatalog = {
         do {
             return try DatasetCatalog(loaders: [
-                IDXDatasetLoader.fashionMNIST, IDXDatasetLoader.mnist, CIFARDatasetLoader.cifar10,
+                IDXDatasetLoader.fashionMNIST, IDXDatasetLoader.mnist, PaddedGreyscaleDatasetLoader.fashionMNIST,
+                PaddedGreyscaleDatasetLoader.mnist, CIFARDatasetLoader.cifar10,
                 CIFARDatasetLoader.cifar100, FEMNISTDatasetLoader.femnist,
             ])
         } catch {

@@ -22,6 +22,8 @@ public struct DatasetError: Error, Equatable, CustomStringConvertible, Localized
         case duplicateDataset
         /// A subset was requested that the dataset cannot provide.
         case invalidSubset
+        /// A conversion was requested that the dataset's shape does not allow.
+        case invalidConversion
     }
 
     /// The kind of problem.
