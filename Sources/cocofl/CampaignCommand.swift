@@ -53,7 +53,7 @@ struct CampaignCommand: ParsableCommand {
         display.line(String(format: "campaign finished in %@: %d run, %d skipped, %d failed",
                             ProgressDisplay.duration(Date().timeIntervalSince(start)), outcome.completed.count,
                             outcome.skipped.count, outcome.failed.count))
-        print(InspectCommand.table(try results.comparison()))
+        print(InspectCommand.text(try results.comparisonTable()))
         if !outcome.failed.isEmpty {
             throw CampaignFailure(description: "\(outcome.failed.count) of \(campaign.runs.count) runs failed ("
                                   + outcome.failed.keys.sorted().joined(separator: ", ")

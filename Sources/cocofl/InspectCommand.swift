@@ -8,7 +8,9 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "Print the comparison table of an HDF5 results file, or one run's curves; export CSV and an SVG plot.",
         discussion: """
-            Without options: one row per run (final and best accuracy, per-group accuracy, gap, upload, …).
+            Without options: one row per run (final and best accuracy, per-group accuracy, gap, upload, …), then the \
+            seed groups: runs whose configurations differ only in the seed, with mean, sample standard deviation and \
+            95 % Student-t confidence interval of final, best and per-group accuracy and the gap over their seeds.
             --run NAME: the run's metadata (strategy, dataset, model, seed, status, start and end, tool version, \
             checkpoints) and its curves, one row per evaluated round (rounds without evaluation are left out unless \
             --all-rounds is given; their missing values show as "—"). "upload MB" is the round's upload, "total MB" \
@@ -59,13 +61,13 @@ struct InspectCommand: ParsableCommand {
             return
         }
         guard csv == nil && plot == nil else { return }
-        let rows = try results.comparison()
+        let table = try results.comparisonTable()
         if json {
-            print(try Self.encode(rows))
+            print(try Self.encode(table))
             return
         }
-        guard !rows.isEmpty else { print("\(file): no runs"); return }
-        print(Self.table(rows))
+        guard !table.runs.isEmpty else { print("\(file): no runs"); return }
+        print(Self.text(table))
     }
 
     /// Lists a written file: on standard output, unless that carries JSON.
@@ -99,6 +101,44 @@ struct InspectCommand: ParsableCommand {
             lines.append(line)
         }
         return align(lines)
+    }
+
+    /// The comparison table followed by the seed groups.
+    static func text(_ table: ComparisonTable) -> String {
+        self.table(table.runs) + "\n\n" + seedTable(table.seedGroups)
+    }
+
+    /// One line per seed group and metric: seeds, mean, s and the 95 % interval (or why there is none).
+    static func seedTable(_ groups: [SeedGroup]) -> String {
+        var text = "Seed groups (runs that differ only in seed; complete runs only): mean, sample standard deviation s, "
+            + "95 % confidence interval mean ± t(0.975, n−1)·s/√n\n"
+        var lines = [["group", "seeds", "metric", "mean %", "s", "95 % CI", "±"]]
+        var incomplete: [String] = []
+        for group in groups {
+            var metrics: [(String, SeedStatistics?)] = [("final", group.finalAccuracy), ("best", group.bestAccuracy)]
+            metrics += DeviceGroupOrder.sorted(group.groupAccuracy.keys).map { ($0, group.groupAccuracy[$0]) }
+            metrics.append(("gap", group.groupGap))
+            for (index, (metric, statistics)) in metrics.enumerated() {
+                var line = index == 0 ? [group.name, String(group.seeds.count)] : ["", ""]
+                line.append(metric)
+                if let statistics {
+                    line.append(percent(statistics.mean))
+                    if let s = statistics.standardDeviation, let lower = statistics.lower95, let upper = statistics.upper95,
+                       let half = statistics.halfWidth95 {
+                        line += [number(100 * s, "%.2f"), percent(lower) + " … " + percent(upper), number(100 * half, "%.2f")]
+                    } else {
+                        line += ["—", "needs ≥ 2 seeds", "—"]
+                    }
+                } else {
+                    line += ["—", "—", "—", "—"]
+                }
+                lines.append(line)
+            }
+            incomplete += group.incompleteRuns
+        }
+        text += align(lines)
+        if !incomplete.isEmpty { text += "\nleft out, not complete: " + incomplete.joined(separator: ", ") }
+        return text
     }
 
     // MARK: One run
@@ -139,12 +179,13 @@ struct InspectCommand: ParsableCommand {
         value.map { String(format: format, $0) } ?? "—"
     }
 
-    /// Left-aligned columns two spaces apart.
+    /// Left-aligned columns two spaces apart; trailing spaces are dropped, leading ones kept (empty first cells).
     private static func align(_ lines: [[String]]) -> String {
         let widths = (0..<(lines.first?.count ?? 0)).map { column in lines.map { $0[column].count }.max() ?? 0 }
         return lines.map { line in
-            zip(line, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
-                .trimmingCharacters(in: .whitespaces)
+            var text = zip(line, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+            while text.last == " " { text.removeLast() }
+            return text
         }.joined(separator: "\n")
     }
 }
