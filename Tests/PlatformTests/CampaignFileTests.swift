@@ -262,6 +262,8 @@ struct CampaignFileTests {
         #expect(campaign.runs.contains { $0.name == "cocofl-fashion-mnist-resnet8-a0.1-s1" })
         let twoTier = try #require(campaign.runs.first { $0.name == "heterofl-fashion-mnist-resnet8-a0.1-s2-two-tier" })
         #expect(twoTier.configuration.strategyOptions == ["ratios": "1,0.5,0.25"])
+        let dropping = try #require(campaign.runs.first { $0.configuration.strategy == "device-dropping" })
+        #expect(dropping.configuration.strategyOptions == ["sampling": "unconstrained-only"])
         #expect(twoTier.configuration.mix.groups.map(\.name) == ["strong", "weak"])
         #expect(twoTier.configuration.mix.groups[1].upload == .uniform(lower: 0.3, upper: 0.8))
         #expect(twoTier.configuration.rounds == 40)
