@@ -35,12 +35,18 @@ struct InspectCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write an SVG plot of accuracy against round for all runs to this file.", valueName: "file.svg"))
     var plot: String?
 
+    @Flag(help: "With --plot: one mean curve per seed group with its 95 % confidence band, instead of one curve per run.")
+    var seedGroups = false
+
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
     func validate() throws {
         if allRounds && runName == nil {
             throw ValidationError("--all-rounds applies to --run NAME; add --run")
+        }
+        if seedGroups && plot == nil {
+            throw ValidationError("--seed-groups applies to --plot FILE.svg; add --plot")
         }
     }
 
@@ -52,7 +58,7 @@ struct InspectCommand: ParsableCommand {
             report(paths.isEmpty ? "\(file) holds no runs; created \(csv) without files" : "wrote " + paths.joined(separator: ", "))
         }
         if let plot {
-            try results.writeAccuracyPlot(to: plot)
+            try results.writeAccuracyPlot(to: plot, bySeedGroup: seedGroups)
             report("wrote \(plot)")
         }
         if let runName {

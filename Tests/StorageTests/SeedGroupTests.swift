@@ -88,4 +88,22 @@ struct SeedGroupTests {
             #expect(decoded.runs.map(\.run) == table.runs.map(\.run))
         }
     }
+
+    @Test("The seed-group plot draws each group's mean curve and a band where there are two or more seeds")
+    func meanCurvePlot() throws {
+        try withTemporaryDirectory { directory in
+            let results = try Self.writeRuns(at: directory.appendingPathComponent("seeds.h5").path)
+            let plot = try results.seedGroupAccuracyPlot()
+            let fedavg = try #require(plot.series.first { $0.name == "fedavg-fashion-mnist-resnet8-a0.1-s* (3 seeds)" })
+            #expect(fedavg.points.map(\.round) == [1, 2])
+            #expect(abs(fedavg.points[1].accuracy - 0.804) < 1e-12)
+            #expect(fedavg.band.count == 2)
+            #expect(abs(fedavg.band[1].upper - fedavg.band[1].lower - 2 * 0.01971723) < 1e-8)
+            let cocofl = try #require(plot.series.first { $0.name == "cocofl-fashion-mnist-resnet8-a0.1-s* (1 seed)" })
+            #expect(cocofl.points.count == 2 && cocofl.band.isEmpty)
+            let svg = plot.svg()
+            #expect(svg.components(separatedBy: "<polygon").count - 1 == 1)
+            #expect(svg.components(separatedBy: "<polyline").count - 1 == 3)
+        }
+    }
 }

@@ -17,17 +17,35 @@ public struct AccuracyPlot: Sendable, Equatable {
         }
     }
 
-    /// One run's curve.
+    /// The interval drawn around a mean curve at one round.
+    public struct BandPoint: Sendable, Equatable {
+        /// The 1-based round.
+        public var round: Int
+        /// Lower and upper edge, as fractions.
+        public var lower: Double, upper: Double
+
+        /// A band point.
+        public init(round: Int, lower: Double, upper: Double) {
+            self.round = round
+            self.lower = lower
+            self.upper = upper
+        }
+    }
+
+    /// One run's curve, or a seed group's mean curve with its confidence band.
     public struct Series: Sendable, Equatable {
         /// The legend entry (the run's name).
         public var name: String
         /// Evaluated rounds in increasing order.
         public var points: [Point]
+        /// A shaded interval around the curve (empty: none), in increasing round order.
+        public var band: [BandPoint]
 
         /// Creates a curve.
-        public init(name: String, points: [Point]) {
+        public init(name: String, points: [Point], band: [BandPoint] = []) {
             self.name = name
             self.points = points
+            self.band = band
         }
     }
 
@@ -92,7 +110,16 @@ public struct AccuracyPlot: Sendable, Equatable {
         lines.append(#"<text x="20" y="\#(Self.format(top + plotHeight / 2))" text-anchor="middle" transform="rotate(-90 20 \#(Self.format(top + plotHeight / 2)))">test accuracy (%)</text>"#)
         lines.append("</g>")
 
-        // Curves, then the legend.
+        // Bands under the curves, then the curves, then the legend.
+        if series.contains(where: { !$0.band.isEmpty }) {
+            lines.append(#"<g class="bands" stroke="none" fill-opacity="0.2">"#)
+            for (index, curve) in series.enumerated() where !curve.band.isEmpty {
+                let outline = curve.band.map { (x($0.round), y($0.upper)) } + curve.band.reversed().map { (x($0.round), y($0.lower)) }
+                let points = outline.map { "\(Self.format($0.0)),\(Self.format($0.1))" }.joined(separator: " ")
+                lines.append(#"<polygon fill="\#(Self.colour(index))" points="\#(points)"><title>\#(Self.escape(curve.name)) 95 % interval</title></polygon>"#)
+            }
+            lines.append("</g>")
+        }
         lines.append(#"<g class="curves" fill="none" stroke-width="2" stroke-linejoin="round">"#)
         for (index, curve) in series.enumerated() where !curve.points.isEmpty {
             let points = curve.points.map { "\(Self.format(x($0.round))),\(Self.format(y($0.accuracy)))" }.joined(separator: " ")
@@ -171,8 +198,33 @@ extension ResultsFile {
         return AccuracyPlot(series: series, title: "Test accuracy per round — \(file)")
     }
 
-    /// Writes `accuracyPlot()` as SVG to `path` (atomically).
-    public func writeAccuracyPlot(to path: String) throws {
-        try Self.write(try accuracyPlot().svg(), to: path)
+    /// One curve per seed group: the mean accuracy of its complete runs at the rounds all of them evaluated, with
+    /// the 95 % Student-t interval as a band where there are at least two seeds.
+    public func seedGroupAccuracyPlot() throws -> AccuracyPlot {
+        let series = try comparisonTable().seedGroups.map { group in
+            let complete = group.runs.filter { !group.incompleteRuns.contains($0) }
+            let curves: [[Int: Double]] = try complete.map { name in
+                let columns = try openRun(name).metrics()
+                let rounds = columns[ResultsLayout.roundMetric] ?? [], accuracy = columns["accuracy"] ?? []
+                return Dictionary(zip(rounds, accuracy).filter { !$0.1.isNaN }.map { (Int($0.0), $0.1) }, uniquingKeysWith: { $1 })
+            }
+            let shared = curves.dropFirst().reduce(Set(curves.first?.keys ?? [:].keys)) { $0.intersection($1.keys) }.sorted()
+            var points: [AccuracyPlot.Point] = [], band: [AccuracyPlot.BandPoint] = []
+            for round in shared {
+                guard let statistics = SeedStatistics(curves.map { $0[round]! }) else { continue }
+                points.append(AccuracyPlot.Point(round: round, accuracy: statistics.mean))
+                if let lower = statistics.lower95, let upper = statistics.upper95 {
+                    band.append(AccuracyPlot.BandPoint(round: round, lower: lower, upper: upper))
+                }
+            }
+            return AccuracyPlot.Series(name: "\(group.name) (\(complete.count) seed\(complete.count == 1 ? "" : "s"))", points: points, band: band)
+        }
+        let file = URL(fileURLWithPath: path).lastPathComponent
+        return AccuracyPlot(series: series, title: "Mean test accuracy over seeds, 95 % interval — \(file)")
+    }
+
+    /// Writes `accuracyPlot()` (or, with `bySeedGroup`, `seedGroupAccuracyPlot()`) as SVG to `path` (atomically).
+    public func writeAccuracyPlot(to path: String, bySeedGroup: Bool = false) throws {
+        try Self.write(try (bySeedGroup ? seedGroupAccuracyPlot() : accuracyPlot()).svg(), to: path)
     }
 }
