@@ -68,3 +68,12 @@ size_t ck_scatter_finalize(const double *sum, const double *weights, float *glob
     }
     return covered;
 }
+
+int ck_all_finite(const float *values, size_t count) {
+    /* A float is NaN or infinite exactly when its exponent bits are all ones; an integer test the compiler
+       vectorizes (a float test would need fast-math, which would also assume away the NaNs we look for). */
+    const uint32_t *bits = (const uint32_t *)values;
+    uint32_t bad = 0;
+    for (size_t i = 0; i < count; i++) bad |= (uint32_t)((bits[i] & 0x7f800000u) == 0x7f800000u);
+    return bad == 0;
+}

@@ -17,7 +17,7 @@ public final class SubModelStrategy: Strategy {
     ]
 
     private static func entry(_ kind: Kind, _ summary: String) -> StrategyEntry {
-        StrategyEntry(id: kind.rawValue, summary: summary) { options, _ in
+        StrategyEntry(id: kind.rawValue, summary: summary, usesProfile: false) { options, _ in
             let grid = options.string("ratios", default: "1,0.5,0.25,0.125")
             let ratios = grid.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
             guard !ratios.isEmpty, ratios.count == grid.split(separator: ",").count, ratios.allSatisfy({ $0 > 0 && $0 <= 1 }) else {

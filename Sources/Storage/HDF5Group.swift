@@ -137,6 +137,15 @@ public final class HDF5Group {
         try check(H5Ldelete(id, path, chdf5_H5P_DEFAULT()), call: "H5Ldelete", at: site)
     }
 
+    /// Renames the child link `name` to `newName` in this group; the object itself is not touched.
+    public func renameChild(_ name: String, to newName: String) throws {
+        HDF5Library.prepare()
+        let target = try absolutePath(of: name, call: "HDF5Group.renameChild")
+        let site = file.site(object: target)
+        try file.requireWritable(call: "HDF5Group.renameChild", object: target)
+        try check(H5Lmove(id, name, id, newName, chdf5_H5P_DEFAULT(), chdf5_H5P_DEFAULT()), call: "H5Lmove", at: site)
+    }
+
     // MARK: Datasets
 
     /// Creates a dataset at `path` holding `array`, creating missing intermediate groups; compressed datasets are

@@ -49,7 +49,24 @@ struct CampaignCommand: ParsableCommand {
         let pending = runner.starts.filter { $0 != .skip }.count
         display.line("campaign \(file): \(campaign.runs.count) runs (\(pending) to run, \(campaign.runs.count - pending) complete) into \(output)")
         let start = Date()
-        let outcome = try runner.run(into: results) { display.show($0) }
+        let signals = StopSignals()
+        runner.stopRequested = { signals.requested }
+        let outcome: CampaignOutcome
+        do {
+            outcome = try runner.run(into: results) { display.show($0) }
+        } catch let error as ResultsWriteError {
+            // HDF5 cannot close a file whose cache failed to flush (it crashes trying); leave at once, as kill -9
+            // would: what was flushed before the failure is what the file keeps.
+            display.line("Error: \(error)")
+            _exit(1)
+        }
+        if let exitStatus = signals.exitStatus {
+            let resume = "cocofl campaign \(file)" + (out.map { " --out \($0)" } ?? "")
+            display.line((outcome.interrupted.map { "interrupted: \($0.run) stopped after round \($0.afterRound), checkpointed in \(output)" }
+                          ?? "interrupted before the next run started")
+                         + "; resume with: \(resume)")
+            throw ExitCode(exitStatus)
+        }
         display.line(String(format: "campaign finished in %@: %d run, %d skipped, %d failed",
                             ProgressDisplay.duration(Date().timeIntervalSince(start)), outcome.completed.count,
                             outcome.skipped.count, outcome.failed.count))

@@ -116,7 +116,7 @@ struct RunCommand: ParsableCommand {
             guard values.allSatisfy({ $0 != nil }) else { throw ValidationError("--lr-milestones takes comma-separated round numbers, got '\(lrMilestones)'") }
             configuration.learningRateMilestones = values.map { $0! }
         } else {
-            configuration.learningRateMilestones = [rounds * 6 / 10, rounds * 8 / 10]
+            configuration.learningRateMilestones = RunConfiguration.defaultMilestones(rounds: rounds)
         }
         configuration.localEpochs = localEpochs
         configuration.batchSize = batch

@@ -42,11 +42,30 @@ enum Tool {
         let errorPipe: Pipe
     }
 
-    /// Starts `cocofl arguments…` without waiting.
-    static func launch(_ arguments: [String], in directory: URL? = nil) throws -> Launched {
+    /// Runs `cocofl arguments…` to completion under a file-size limit (`ulimit -f`, in KiB): writes past it fail
+    /// as they would on a full disk.
+    static func run(_ arguments: [String], fileSizeLimitKiB: Int) throws -> Result {
+        let quoted = ([binary.path] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        return try run(["-c", "ulimit -f \(fileSizeLimitKiB); exec " + quoted.joined(separator: " ")], executable: URL(fileURLWithPath: "/bin/bash"))
+    }
+
+    /// Runs `executable arguments…` to completion.
+    private static func run(_ arguments: [String], executable: URL) throws -> Result {
+        let process = try launch(arguments, executable: executable)
+        let output = process.outputPipe.fileHandleForReading.readDataToEndOfFile()
+        let error = process.errorPipe.fileHandleForReading.readDataToEndOfFile()
+        process.process.waitUntilExit()
+        return Result(status: process.process.terminationStatus, output: String(decoding: output, as: UTF8.self),
+                      error: String(decoding: error, as: UTF8.self))
+    }
+
+    /// Starts `cocofl arguments…` (or another executable) without waiting.
+    static func launch(_ arguments: [String], in directory: URL? = nil, executable: URL = binary) throws -> Launched {
         let process = Process()
-        process.executableURL = binary
+        process.executableURL = executable
         process.arguments = arguments
+        // One OpenMP thread per child: test processes run side by side, and oversubscribed cores slow oneDNN 80×.
+        process.environment = ProcessInfo.processInfo.environment.merging(["OMP_NUM_THREADS": "1"]) { _, new in new }
         if let directory { process.currentDirectoryURL = directory }
         let (output, error) = (Pipe(), Pipe())
         process.standardOutput = output

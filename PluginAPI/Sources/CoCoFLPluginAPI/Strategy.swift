@@ -136,11 +136,17 @@ public struct StrategyEntry: RegistryEntry, Sendable {
     public let summary: String
     /// Creates the strategy for one run; read options through `StrategyOptions` so that unknown ones are rejected.
     public let make: @Sendable (StrategyOptions, StrategyEnvironment) throws -> Strategy
+    /// Whether the strategy reads `environment.profile`. When false the host does not measure the cost table
+    /// for the run (minutes for large models) and hands the strategy a profile without windows.
+    public let usesProfile: Bool
 
-    /// An entry with the given id, summary and factory.
-    public init(id: String, summary: String, make: @escaping @Sendable (StrategyOptions, StrategyEnvironment) throws -> Strategy) {
+    /// An entry with the given id, summary and factory; `usesProfile: false` for strategies that never read the
+    /// profile.
+    public init(id: String, summary: String, usesProfile: Bool = true,
+                make: @escaping @Sendable (StrategyOptions, StrategyEnvironment) throws -> Strategy) {
         self.id = id
         self.summary = summary
+        self.usesProfile = usesProfile
         self.make = make
     }
 

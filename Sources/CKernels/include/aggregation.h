@@ -25,4 +25,7 @@ int ck_scatter_accumulate(double *sum, double *weights, size_t rank, const size_
 /// Finalizes a scatter accumulation: global[i] = sum[i] / weights[i] where weights[i] > 0; elements nobody
 /// covered keep their value bit-for-bit. Returns the number of covered elements.
 size_t ck_scatter_finalize(const double *sum, const double *weights, float *global, size_t count);
+
+/// 1 if every value is finite (no NaN, no ±infinity), else 0; a device update is checked before aggregation.
+int ck_all_finite(const float *values, size_t count);
 #endif

@@ -362,7 +362,7 @@ private struct CampaignReader {
     }
 
     /// Divide the learning rate by 10 after 60 % and 80 % of the rounds, like the reference's 600 and 800 of 1000.
-    private func defaultMilestones(rounds: Int) -> [Int] { [rounds * 6 / 10, rounds * 8 / 10] }
+    private func defaultMilestones(rounds: Int) -> [Int] { RunConfiguration.defaultMilestones(rounds: rounds) }
 
     // MARK: - [mixes]
 

@@ -19,6 +19,9 @@ public struct RoundMetrics: Codable, Sendable {
     public let participants: Int
     /// Sampled devices that could not take part, by reason.
     public let skipped: [String: Int]
+    /// Participants whose update held a NaN or an infinity and was dropped before aggregation (not counted in
+    /// `participants` or `uploadBytes`).
+    public let droppedNonFinite: Int
     /// fp32 bytes uploaded by all participants.
     public let uploadBytes: Int
     /// Mean over participants of the profiled time and memory of their configuration, as fractions of full training.

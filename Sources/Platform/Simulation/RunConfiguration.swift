@@ -44,6 +44,12 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
 
     public init(strategy: String) { self.strategy = strategy }
 
+    /// The reference's milestones (60 % and 80 % of the rounds) scaled to `rounds`; those that would fall before
+    /// the first round are left out, so a short run trains at the configured rate instead of a tenth of it.
+    public static func defaultMilestones(rounds: Int) -> [Int] {
+        [rounds * 6 / 10, rounds * 8 / 10].filter { $0 >= 1 }
+    }
+
     /// The learning rate of a 1-based round.
     public func learningRate(round: Int) -> Double {
         learningRate * pow10(-learningRateMilestones.filter { round > $0 }.count)
@@ -60,6 +66,8 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
         try require(localEpochs >= 1, "--local-epochs must be at least 1, got \(localEpochs)")
         try require(batchSize >= 1, "--batch must be at least 1, got \(batchSize)")
         try require(learningRate > 0, "--lr must be positive, got \(learningRate)")
+        try require(learningRateMilestones.allSatisfy { $0 >= 1 },
+                    "lr_milestones (--lr-milestones) are rounds after which the learning rate drops and must be at least 1, got \(learningRateMilestones)")
         try require(weightDecay >= 0 && momentum >= 0 && momentum < 1, "--weight-decay must be ≥ 0 and --momentum in [0, 1)")
         try require(evaluationInterval >= 1, "--eval-every must be at least 1, got \(evaluationInterval)")
         try require(ModelZoo.names.contains(model), "unknown model '\(model)'; known models: \(ModelZoo.names.joined(separator: ", "))")

@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import Foundation
 import NN
@@ -52,6 +53,10 @@ public final class Simulation {
                 throw SimulationError("the given profile is for \(profile.model) \(profile.inputShape), not \(configuration.model) \(inputShape); profile this model with cocofl profile")
             }
             self.profile = profile
+        } else if !entry.usesProfile {
+            // The strategy never reads the cost table: a table without windows, nothing measured.
+            self.profile = ModelProfile(model: configuration.model, inputShape: inputShape, classes: split.train.classCount,
+                                        batch: configuration.batchSize, repeats: 0, unitNames: workingModel.units.map(\.name), windows: [])
         } else {
             progress("profiling \(configuration.model) \(inputShape) batch \(configuration.batchSize) on this machine…")
             self.profile = try Profiler(modelName: configuration.model, inputShape: inputShape, classes: split.train.classCount,
@@ -108,12 +113,18 @@ public final class Simulation {
     /// The `skipped` reason counting the round's empty places when fewer devices than `per_round` are eligible.
     public static let tooFewEligibleReason = "fewer eligible devices than per_round"
 
-    /// Runs the next round.
+    /// Asked before each device trains; when it returns true the round is abandoned (nothing of it is kept: the
+    /// global model, the rounds done and the generators stay as after the last completed round) and `runRound`
+    /// throws `RunInterrupted`. Set by hosts that stop on SIGINT/SIGTERM.
+    public var stopRequested: (() -> Bool)?
+
+    /// Runs the next round. A round is all or nothing: it changes the simulation's state only when it completes.
     public func runRound() throws -> RoundMetrics {
         let start = DispatchTime.now().uptimeNanoseconds
         let round = completedRounds + 1
         let learningRate = configuration.learningRate(round: round)
         let sampler = try DeviceSampler(perRound: configuration.perRound, deviceCount: configuration.devices)
+        var sampling = self.sampling, limitsGenerator = self.limitsGenerator
         // The limits come from their own generator, so drawing them before sampling changes no random stream.
         let limits = population.drawLimits(using: &limitsGenerator)
         func deviceRound(_ device: Int) -> DeviceRound {
@@ -126,7 +137,9 @@ public final class Simulation {
         var skipped: [String: Int] = [:]
         if sampled.count < sampler.perRound { skipped[Self.tooFewEligibleReason] = sampler.perRound - sampled.count }
         var uploadBytes = 0, timeRatios: [Double] = [], memoryRatios: [Double] = [], losses: [Double] = []
+        var droppedNonFinite = 0
         for device in sampled {
+            if let stopRequested, stopRequested() { throw RunInterrupted(completedRounds: completedRounds) }
             var generator = root.derived("device-\(device)-round-\(round)")
             let shard = partition.sampleIndices[device]
             let plan = try strategy.plan(deviceRound(device), generator: &generator)
@@ -136,20 +149,37 @@ public final class Simulation {
             }
             guard !shard.isEmpty else { skipped["no local data", default: 0] += 1; continue }
             let result = try train(plan: plan, device: device, shard: shard, learningRate: learningRate, generator: &generator)
+            // One diverged device must not poison the global model: its update is dropped and counted.
+            guard result.update.tensors.values.allSatisfy({ allFinite($0.values) }) else {
+                droppedNonFinite += 1
+                continue
+            }
             updates.append(result.update)
             uploadBytes += result.update.tensors.values.reduce(0) { $0 + $1.values.count * 4 }
             timeRatios.append(result.timeRatio)
             memoryRatios.append(result.memoryRatio)
             losses.append(result.meanLoss)
         }
+        if updates.isEmpty, droppedNonFinite > 0 {
+            throw SimulationError("round \(round): every update (\(droppedNonFinite) of \(droppedNonFinite)) held NaN or infinite values, "
+                                  + "so local training diverges at learning rate \(learningRate); lower run.lr (or momentum) and restart the run")
+        }
+        var global = self.global
         if !updates.isEmpty {
             global = try strategy.aggregate(global: global, updates: updates, participantCount: updates.count)
+            if let bad = global.exported().first(where: { !allFinite($0.values) }) {
+                throw SimulationError("round \(round): the aggregated global model is not finite ('\(bad.key)' holds NaN or infinite values) "
+                                      + "at learning rate \(learningRate); lower run.lr (or momentum) and restart the run")
+            }
         }
+        self.global = global
+        self.sampling = sampling
+        self.limitsGenerator = limitsGenerator
         completedRounds = round
         let evaluate = round % configuration.evaluationInterval == 0 || round == configuration.rounds
         let evaluation = evaluate ? try evaluateGlobal() : nil
         func mean(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }
-        return RoundMetrics(round: round, learningRate: learningRate, participants: updates.count, skipped: skipped,
+        return RoundMetrics(round: round, learningRate: learningRate, participants: updates.count, skipped: skipped, droppedNonFinite: droppedNonFinite,
                             uploadBytes: uploadBytes, meanDeviceTimeRatio: mean(timeRatios), meanDeviceMemoryRatio: mean(memoryRatios),
                             trainingLoss: mean(losses), seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9,
                             evaluation: evaluation)
@@ -233,4 +263,17 @@ public final class Simulation {
                                       batchSize: configuration.batchSize, groupShares: groupShares)
         return try evaluator.evaluate(global, generator: Evaluator.reestimationGenerator(root: root, round: completedRounds))
     }
+}
+
+/// Thrown by `Simulation.runRound` when `stopRequested` asked it to stop; the simulation is still at the end of
+/// round `completedRounds`.
+public struct RunInterrupted: Error, CustomStringConvertible {
+    public let completedRounds: Int
+    public var description: String { "interrupted after round \(completedRounds)" }
+    public init(completedRounds: Int) { self.completedRounds = completedRounds }
+}
+
+/// Whether every value is finite (not NaN, not ±infinity).
+func allFinite(_ values: [Float]) -> Bool {
+    values.withUnsafeBufferPointer { ck_all_finite($0.baseAddress, $0.count) != 0 }
 }

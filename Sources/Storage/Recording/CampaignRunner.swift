@@ -25,6 +25,14 @@ public struct CampaignOutcome: Sendable, Equatable {
     public var skipped: [String] = []
     /// Runs that failed, with their messages.
     public var failed: [String: String] = [:]
+    /// The run that was stopped by `stopRequested` and the last round it completed (checkpointed, status
+    /// `interrupted`); later runs were not started.
+    public var interrupted: (run: String, afterRound: Int)?
+
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.completed == rhs.completed && lhs.skipped == rhs.skipped && lhs.failed == rhs.failed
+            && lhs.interrupted?.run == rhs.interrupted?.run && lhs.interrupted?.afterRound == rhs.interrupted?.afterRound
+    }
 }
 
 /// Executes a campaign's runs into one results file: skips runs that are complete with the same configuration,
@@ -51,6 +59,10 @@ public final class CampaignRunner {
     private var validated = false
     /// How each run starts, decided by `plan(results:)`.
     public private(set) var starts: [Start] = []
+    /// Polled before each device trains and after each round (e.g. a flag set by a SIGINT/SIGTERM handler); when
+    /// it returns true the current run stops after its last completed round, is checkpointed and marked
+    /// `interrupted`, and no further run starts.
+    public var stopRequested: (() -> Bool)?
 
     /// A runner for `runs`. With `restart`, runs of this campaign already in the results file are deleted and run
     /// again from round 0 (other runs in the file are left alone). `profiles` are used instead of measuring when
@@ -112,6 +124,7 @@ public final class CampaignRunner {
         var roundSeconds = 0.0, roundsTimed = 0
         for (index, (run, start)) in zip(runs, starts).enumerated() {
             let (number, total) = (index + 1, runs.count)
+            if let stopRequested, stopRequested() { break }
             if start == .skip {
                 events(.skipped(index: number, total: total, name: run.name))
                 outcome.skipped.append(run.name)
@@ -124,6 +137,7 @@ public final class CampaignRunner {
                 (simulation, recorder) = (runSimulation, runRecorder)
                 remainingRounds -= resumedAfter ?? 0
                 events(.starting(index: number, total: total, name: run.name, resumingAfterRound: resumedAfter))
+                runSimulation.stopRequested = stopRequested
                 try runSimulation.run { metrics in
                     try runRecorder.append(metrics, simulation: runSimulation)
                     roundSeconds += metrics.seconds
@@ -131,10 +145,28 @@ public final class CampaignRunner {
                     remainingRounds -= 1
                     events(.round(index: number, total: total, name: run.name, metrics: metrics, rounds: run.configuration.rounds,
                                   remainingSeconds: Double(remainingRounds) * roundSeconds / Double(roundsTimed)))
+                    if let stopRequested = self.stopRequested, stopRequested(), metrics.round < run.configuration.rounds {
+                        throw RunInterrupted(completedRounds: metrics.round)
+                    }
                 }
                 try runRecorder.complete()
                 outcome.completed.append(run.name)
                 events(.finished(index: number, total: total, name: run.name, status: .complete, message: ""))
+            } catch let interruption as RunInterrupted {
+                do {
+                    if let recorder, let simulation { try recorder.interrupt(simulation) }
+                } catch {
+                    events(.message("could not record the interruption of '\(run.name)' in \(results.path): \(Self.oneLine(error))"))
+                }
+                outcome.interrupted = (run.name, interruption.completedRounds)
+                events(.finished(index: number, total: total, name: run.name, status: .interrupted,
+                                 message: "after round \(interruption.completedRounds) of \(run.configuration.rounds)"))
+                break
+            } catch let error as HDF5Error where error.kind == .libraryCall && error.filePath == results.path {
+                // A write into the results file failed (full disk, file-size limit, I/O error): HDF5's cache for
+                // the file is now unusable, so nothing more is written (not even the failure) and the campaign
+                // stops; what was flushed before stays readable.
+                throw ResultsWriteError(path: results.path, run: run.name, cause: error)
             } catch {
                 let message = Self.oneLine(error)
                 do {
@@ -157,10 +189,15 @@ public final class CampaignRunner {
     {
         let configuration = run.configuration
         let split = data[Self.dataKey(configuration)]!
+        // Strategies that never read the profile do not wait for it to be measured.
+        let usesProfile = try catalog.entry(id: configuration.strategy).usesProfile
+        func measuredProfile() throws -> ModelProfile? {
+            usesProfile ? try profile(for: configuration, split: split, results: results, events: events) : nil
+        }
         if start == .resume {
             let record = try results.openRun(run.name)
             let checkpoint = try record.latestCheckpoint()
-            let profile = try record.storedProfile() ?? profile(for: configuration, split: split, results: results, events: events)
+            let profile = try record.storedProfile() ?? measuredProfile()
             let simulation = try Simulation(configuration: configuration, catalog: catalog, datasets: datasets, data: split, profile: profile)
             if let checkpoint {
                 try simulation.restore(parameters: checkpoint.parameters,
@@ -171,7 +208,7 @@ public final class CampaignRunner {
         }
         if try results.containsRun(run.name) { try results.deleteRun(run.name) }
         let simulation = try Simulation(configuration: configuration, catalog: catalog, datasets: datasets, data: split,
-                                        profile: try profile(for: configuration, split: split, results: results, events: events))
+                                        profile: try measuredProfile())
         let recorder = try RunRecorder(results: results, name: run.name, simulation: simulation,
                                        checkpointInterval: run.checkpointInterval, toolVersion: toolVersion)
         return (simulation, recorder, nil)
@@ -197,8 +234,9 @@ public final class CampaignRunner {
         let start = DispatchTime.now().uptimeNanoseconds
         let profile = try Profiler(modelName: configuration.model, inputShape: shape, classes: split.train.classCount,
                                    batch: configuration.batchSize, repeats: configuration.profileRepeats).run()
-        events(.message(String(format: "profiled %d windows in %.0f s", profile.windows.count,
-                               Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)))
+        // Tenths: resnet8's table takes under a second here, and "0 s" read as if nothing had been measured.
+        events(.message(String(format: "profiled %d windows in %.1f s (%d timed steps each, medians)", profile.windows.count,
+                               Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, configuration.profileRepeats)))
         try results.writeProfile(ProfileTable(profile, toolVersion: toolVersion), model: configuration.model,
                                  name: "\(shape.map(String.init).joined(separator: "x"))-b\(configuration.batchSize)")
         profiles[key] = profile
@@ -216,6 +254,33 @@ public final class CampaignRunner {
     /// An error's message on one line (a run's status message and a progress line must not break the layout).
     public static func oneLine(_ error: Error) -> String {
         "\(error)".split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+}
+
+/// A write into the campaign's results file failed; the campaign stopped there.
+public struct ResultsWriteError: Error, CustomStringConvertible {
+    /// The results file.
+    public let path: String
+    /// The run that was being recorded.
+    public let run: String
+    /// The failed HDF5 call.
+    public let cause: HDF5Error
+
+    /// The operating system's reason (e.g. "No space left on device"), when HDF5 reported one.
+    public var systemReason: String? {
+        for message in cause.stack {
+            if let start = message.range(of: "error message = '"),
+               let end = message[start.upperBound...].firstIndex(of: "'") {
+                return String(message[start.upperBound..<end])
+            }
+        }
+        return nil
+    }
+
+    public var description: String {
+        "cannot write the results file '\(path)' while recording '\(run)': \(systemReason ?? "\(cause.call) failed")"
+            + " (a full disk, a file-size limit or an I/O error); the rounds recorded before stay readable (cocofl inspect \(path)); "
+            + "free space or write to another disk, then run the same command again to resume from the last checkpoint"
     }
 }
 

@@ -66,7 +66,8 @@ public final class RunRecorder {
     public func append(_ metrics: RoundMetrics, simulation: Simulation) throws {
         var values: [String: Double] = [
             "learning_rate": metrics.learningRate, "participants": Double(metrics.participants),
-            "skipped": Double(metrics.skippedCount), "upload_bytes": Double(metrics.uploadBytes),
+            "skipped": Double(metrics.skippedCount), "dropped_nonfinite": Double(metrics.droppedNonFinite),
+            "upload_bytes": Double(metrics.uploadBytes),
             "device_time_ratio": metrics.meanDeviceTimeRatio, "device_memory_ratio": metrics.meanDeviceMemoryRatio,
             "training_loss": metrics.trainingLoss, "seconds": metrics.seconds,
         ]
@@ -79,13 +80,28 @@ public final class RunRecorder {
         }
         try record.appendMetrics(round: metrics.round, values: values)
         if metrics.round % checkpointInterval == 0 || metrics.round == simulation.configuration.rounds {
-            let state = simulation.resumeState
-            try record.writeCheckpoint(round: metrics.round, parameters: simulation.global.exported(), state: [
-                Self.samplingStateKey: .int64(Int64(bitPattern: state.samplingState)),
-                Self.limitsStateKey: .int64(Int64(bitPattern: state.limitsState)),
-                "learning_rate": .double(metrics.learningRate),
-            ], keepLast: 2)
+            try checkpoint(simulation, learningRate: metrics.learningRate)
         }
+    }
+
+    /// Writes a checkpoint of the simulation's last completed round (global parameters and resume state).
+    private func checkpoint(_ simulation: Simulation, learningRate: Double) throws {
+        let state = simulation.resumeState
+        try record.writeCheckpoint(round: state.completedRounds, parameters: simulation.global.exported(), state: [
+            Self.samplingStateKey: .int64(Int64(bitPattern: state.samplingState)),
+            Self.limitsStateKey: .int64(Int64(bitPattern: state.limitsState)),
+            "learning_rate": .double(learningRate),
+        ], keepLast: 2)
+    }
+
+    /// Marks the run `interrupted` after its last completed round, first checkpointing that round unless it has
+    /// a checkpoint already, so that a re-run resumes exactly there.
+    public func interrupt(_ simulation: Simulation) throws {
+        let round = simulation.completedRounds
+        if round > 0, try !record.checkpointRounds().contains(round) {
+            try checkpoint(simulation, learningRate: simulation.configuration.learningRate(round: round))
+        }
+        try record.setStatus(.interrupted, message: "after round \(round) of \(simulation.configuration.rounds)")
     }
 
     /// Marks the run complete.

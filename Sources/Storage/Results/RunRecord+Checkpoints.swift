@@ -1,3 +1,4 @@
+import Dispatch
 import NN
 
 /// A model's parameters at the end of a round, with the state needed to resume training from there.
@@ -50,10 +51,11 @@ extension RunRecord {
         }
         try validate(parameters, state: state, under: ResultsNames.join(checkpoints.path, roundName))
 
-        if try checkpoints.contains(roundName) {
-            try checkpoints.deleteChild(roundName)
-        }
-        let roundGroup = try checkpoints.createGroup(roundName)
+        // Written under a name of its own and renamed once flushed: a write cut short (full disk, file-size
+        // limit) then leaves only a stray `partial_…` link that no reader looks at, never a `round_N` link to an
+        // object that did not reach the file (such a link can be neither read nor deleted).
+        let partialName = "partial_\(roundName)_\(DispatchTime.now().uptimeNanoseconds)"
+        let roundGroup = try checkpoints.createGroup(partialName)
         for parameter in parameters {
             let compression: HDF5Compression =
                 parameter.values.count >= RunRecord.compressionThreshold ? .deflate(level: 4) : .none
@@ -64,6 +66,11 @@ extension RunRecord {
             try roundGroup.attributes.set(name, to: value)
         }
         try roundGroup.attributes.set("round", to: .int64(Int64(round)))
+        try results.flush()
+        if try checkpoints.contains(roundName) {
+            try checkpoints.deleteChild(roundName)
+        }
+        try checkpoints.renameChild(partialName, to: roundName)
         try results.flush()
 
         if let keepLast {
@@ -129,14 +136,20 @@ extension RunRecord {
     /// The round of a complete checkpoint group called `name`, or nil for anything else.
     private func completeRound(named name: String, in checkpoints: HDF5Group) throws -> Int? {
         guard name.hasPrefix(ResultsLayout.checkpointPrefix),
-            let round = Int(name.dropFirst(ResultsLayout.checkpointPrefix.count)),
-            try checkpoints.kind(of: name) == .group
+            let round = Int(name.dropFirst(ResultsLayout.checkpointPrefix.count))
         else { return nil }
-        let attributes = try checkpoints.openGroup(name).attributes
-        guard try attributes.contains("round"), case .int64(let stored) = try attributes.value("round"),
-            stored == Int64(round)
-        else { return nil }
-        return round
+        // A checkpoint whose write was cut short by a full disk can have a link to an object that never reached
+        // the file: unreadable counts as incomplete, so that resuming falls back to an earlier checkpoint.
+        do {
+            guard try checkpoints.kind(of: name) == .group else { return nil }
+            let attributes = try checkpoints.openGroup(name).attributes
+            guard try attributes.contains("round"), case .int64(let stored) = try attributes.value("round"),
+                stored == Int64(round)
+            else { return nil }
+            return round
+        } catch is HDF5Error {
+            return nil
+        }
     }
 
     private func validate(_ parameters: [NamedArray], state: [String: HDF5AttributeValue], under path: String)

@@ -36,6 +36,9 @@ public enum RunStatus: String, Sendable, CaseIterable {
     case complete
     /// Stopped by an error; `status_message` says which.
     case failed
+    /// Stopped on request (SIGINT/SIGTERM) after a completed round, with a checkpoint of that round; a re-run
+    /// resumes it.
+    case interrupted
 }
 
 /// A run's name and status, as listed by `ResultsFile.runs()`.

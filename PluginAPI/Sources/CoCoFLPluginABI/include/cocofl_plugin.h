@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 /* Bumped whenever any public declaration of CoCoFLPluginAPI or this header changes; plugins must then be rebuilt. */
-#define COCOFL_PLUGIN_API_VERSION 1
+#define COCOFL_PLUGIN_API_VERSION 2
 
 /* The one symbol a plugin library exports. */
 #define COCOFL_PLUGIN_ENTRY_SYMBOL "cocofl_plugin_entry"

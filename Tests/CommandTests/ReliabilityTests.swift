@@ -1,0 +1,166 @@
+import Foundation
+import NN
+import Platform
+import Plugins
+import Storage
+import Testing
+
+/// Stopping on signals, bad numbers and a full disk, through the `cocofl` binary (and the simulation for NaN).
+@Suite("Reliability", .serialized)
+struct ReliabilityTests {
+    /// A fedavg campaign: fedavg never reads the profile, so its results do not depend on this machine's timings
+    /// and two invocations can be compared bit for bit.
+    static func fedavgCampaign(rounds: Int, checkpointEvery: Int = 2) -> String {
+        """
+        description = "reliability tests"
+        [grid]
+        strategies = ["fedavg"]
+        datasets = ["fashion-mnist"]
+        models = ["resnet8"]
+        alphas = [0.5]
+        seeds = [4]
+
+        [run]
+        rounds = \(rounds)
+        devices = 6
+        per_round = 2
+        eval_every = 1
+        checkpoint_every = \(checkpointEvery)
+        train_subset = 600
+        test_subset = 200
+        lr = 0.05
+        bn_eval = "aggregated"
+        """
+    }
+
+    static let runName = "fedavg-fashion-mnist-resnet8-a0.5-s4"
+    static let compared = ["accuracy", "loss", "upload_bytes", "participants", "skipped", "dropped_nonfinite", "training_loss",
+                           "learning_rate", "group_gap", "accuracy_strong", "accuracy_medium", "accuracy_weak"]
+
+    /// Metrics and the final checkpoint of the run in `path`.
+    static func contents(of path: String) throws -> (metrics: [String: [Double]], parameters: [NamedArray], status: RunStatus) {
+        let record = try ResultsFile(path: path, access: .readOnly).openRun(runName)
+        let metrics = try record.metrics()
+        return (metrics.filter { compared.contains($0.key) || $0.key == "round" }, try record.latestCheckpoint()?.parameters ?? [],
+                try record.summary().status)
+    }
+
+    @Test("SIGTERM and SIGINT stop after a completed round: status interrupted, a re-run resumes bit-identically",
+          arguments: [SIGTERM, SIGINT])
+    func stopOnSignal(signal: Int32) throws {
+        let directory = try TemporaryDirectory()
+        let campaign = try directory.write("c.toml", Self.fedavgCampaign(rounds: 5, checkpointEvery: 4))
+        let reference = directory.path("reference.h5"), out = directory.path("stopped.h5")
+        let uninterrupted = try Tool.run(["campaign", campaign, "--out", reference, "--plain"])
+        try #require(uninterrupted.status == 0, "\(uninterrupted.error)")
+        #expect(!uninterrupted.error.contains("profiling"), "fedavg does not need the profile: \(uninterrupted.error)")
+
+        let launched = try Tool.launch(["campaign", campaign, "--out", out, "--plain"])
+        var seen = ""
+        while !seen.contains("round 2/5") {
+            let chunk = launched.errorPipe.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        try #require(seen.contains("round 2/5"), "the campaign never reported round 2: \(seen)")
+        kill(launched.process.processIdentifier, signal)
+        seen += String(decoding: launched.errorPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        launched.process.waitUntilExit()
+        #expect(launched.process.terminationReason == .exit)
+        #expect(launched.process.terminationStatus == 128 + signal, "\(seen)")
+        #expect(seen.contains("resume with: cocofl campaign \(campaign) --out \(out)"), "\(seen)")
+
+        let stopped = try Self.contents(of: out)
+        #expect(stopped.status == .interrupted)
+        let rounds = stopped.metrics["round"] ?? []
+        #expect(rounds.count >= 2 && rounds.count < 5, "rounds \(rounds)")
+        #expect(rounds == (1...max(1, rounds.count)).map(Double.init))
+        // The last completed round is checkpointed even though checkpoint_every is 4. (The reading handle must be
+        // closed before the tool runs again: HDF5 locks files open for reading.)
+        do {
+            let record = try ResultsFile(path: out, access: .readOnly).openRun(Self.runName)
+            #expect(try record.checkpointRounds().last == rounds.count)
+            #expect(try record.summary().statusMessage == "after round \(rounds.count) of 5")
+        }
+
+        let resumed = try Tool.run(["campaign", campaign, "--out", out, "--plain"])
+        #expect(resumed.status == 0, "\(resumed.error)")
+        #expect(resumed.error.contains("resuming after round \(rounds.count)"), "\(resumed.error)")
+        let (expected, finished) = (try Self.contents(of: reference), try Self.contents(of: out))
+        #expect(finished.status == .complete)
+        for name in Self.compared + ["round"] {
+            #expect(finished.metrics[name] == expected.metrics[name], "\(name): \(finished.metrics[name] ?? []) vs \(expected.metrics[name] ?? [])")
+        }
+        let sameParameters = finished.parameters == expected.parameters
+        #expect(sameParameters, "the final checkpoints differ")
+    }
+
+    @Test("A full disk (file-size limit) ends with one line naming the file; earlier rounds stay readable and a re-run resumes")
+    func fullDisk() throws {
+        let directory = try TemporaryDirectory()
+        let campaign = try directory.write("c.toml", Self.fedavgCampaign(rounds: 6))
+        let out = directory.path("full.h5")
+        // About half of what the run writes (its file ends near 1.3 MB): the limit hits mid-run.
+        let result = try Tool.run(["campaign", campaign, "--out", out, "--plain"], fileSizeLimitKiB: 700)
+        #expect(result.status == 1, "\(result.error)")
+        let last = result.errorLines.last ?? ""
+        #expect(last.hasPrefix("Error: cannot write the results file '\(out)'"), "\(last)")
+        #expect(last.contains("File too large"), "\(last)")
+        #expect(result.errorLines.filter { $0.hasPrefix("Error:") }.count == 1)
+        #expect(!result.error.contains("crashed"), "\(result.error)")
+
+        let partial = try Self.contents(of: out)
+        let rounds = partial.metrics["round"] ?? []
+        #expect(rounds.count >= 1 && rounds.count < 6, "rounds \(rounds)")
+        #expect(partial.metrics["accuracy"]?.count == rounds.count)
+        let inspect = try Tool.run(["inspect", out, "--run", Self.runName])
+        #expect(inspect.status == 0, "\(inspect.error)")
+
+        let resumed = try Tool.run(["campaign", campaign, "--out", out, "--plain"])
+        #expect(resumed.status == 0, "\(resumed.error)")
+        #expect(resumed.error.contains("resuming after round"), "\(resumed.error)")
+        #expect(try Self.contents(of: out).metrics["round"] == (1...6).map(Double.init))
+    }
+
+    @Test("A learning rate that makes every update NaN fails the run at round 1 with the advice; nothing is aggregated")
+    func nonFiniteUpdates() throws {
+        var configuration = RunConfiguration(strategy: "fedavg")
+        configuration.rounds = 2
+        configuration.devices = 4
+        configuration.perRound = 2
+        configuration.trainSubset = 400
+        configuration.testSubset = 100
+        configuration.learningRate = 1e30
+        let simulation = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog())
+        let before = simulation.global.exported()
+        #expect(throws: SimulationError.self) { _ = try simulation.runRound() }
+        do {
+            _ = try simulation.runRound()
+        } catch {
+            let message = "\(error)"
+            #expect(message.contains("round 1"), "\(message)")
+            #expect(message.contains("2 of 2") && message.contains("NaN or infinite"), "\(message)")
+            #expect(message.contains("lower run.lr"), "\(message)")
+        }
+        // The failed round changed nothing: the global model and the round count are those before it.
+        #expect(simulation.completedRounds == 0)
+        #expect(simulation.global.exported() == before)
+    }
+
+    @Test("Default milestones never fall on round 0: a 1-round run trains at the configured rate")
+    func defaultMilestones() throws {
+        #expect(RunConfiguration.defaultMilestones(rounds: 1) == [])
+        #expect(RunConfiguration.defaultMilestones(rounds: 10) == [6, 8])
+        #expect(RunConfiguration.defaultMilestones(rounds: 1000) == [600, 800])
+        var configuration = RunConfiguration(strategy: "fedavg")
+        configuration.learningRateMilestones = [0]
+        #expect(throws: SimulationError.self) { try configuration.validate() }
+        let directory = try TemporaryDirectory()
+        let out = directory.path("one.h5")
+        let result = try Tool.run(["run", "--strategy", "fedavg", "--rounds", "1", "--devices", "4", "--per-round", "1",
+                                   "--train-subset", "200", "--test-subset", "100", "--lr", "0.1", "--out", out])
+        try #require(result.status == 0, "\(result.error)")
+        let record = try ResultsFile(path: out, access: .readOnly).openRun(try ResultsFile(path: out, access: .readOnly).runNames()[0])
+        #expect(try record.metrics()["learning_rate"] == [0.1])
+    }
+}
