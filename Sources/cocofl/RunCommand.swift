@@ -162,8 +162,15 @@ struct RunCommand: ParsableCommand {
         encoder.outputFormatting = [.sortedKeys]
         var uploadTotal = 0
         var secondsTotal = 0.0
+        let signals = StopSignals()
+        simulation.stopRequested = { signals.requested }
         do {
             try simulate(simulation, recorder: recorder, encoder: encoder, uploadTotal: &uploadTotal, secondsTotal: &secondsTotal)
+        } catch let interruption as RunInterrupted {
+            try recorder?.interrupt(simulation)
+            standardError("interrupted after round \(interruption.completedRounds) of \(configuration.rounds)"
+                          + (out.map { "; '\(runName)' in \($0) is checkpointed there with status interrupted" } ?? ""))
+            throw ExitCode(signals.exitStatus ?? 130)
         } catch {
             try? recorder?.fail(error)
             throw error
@@ -182,6 +189,9 @@ struct RunCommand: ParsableCommand {
             secondsTotal += metrics.seconds
             // Unbuffered, so that a pipe sees every round as it completes.
             standardOutput(json ? String(decoding: try encoder.encode(metrics), as: UTF8.self) : Self.line(metrics))
+            if let stopRequested = simulation.stopRequested, stopRequested(), metrics.round < simulation.configuration.rounds {
+                throw RunInterrupted(completedRounds: metrics.round)
+            }
         }
     }
 

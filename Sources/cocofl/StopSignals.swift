@@ -26,7 +26,7 @@ final class StopSignals: @unchecked Sendable {
                 let name = number == SIGINT ? "SIGINT" : "SIGTERM"
                 if self.received.compareExchange(expected: 0, desired: number, ordering: .sequentiallyConsistent).exchanged {
                     FileHandle.standardError.write(Data(
-                        "\n\(name): stopping after the current round's last finished device; the run is checkpointed and can be resumed (send it again to exit at once)\n".utf8))
+                        "\n\(name): stopping: the round in progress is abandoned and the last completed one checkpointed (send it again to exit at once)\n".utf8))
                 } else {
                     FileHandle.standardError.write(Data("\n\(name) again: exiting at once; the results file holds every round written so far\n".utf8))
                     _exit(128 + self.received.load(ordering: .sequentiallyConsistent))

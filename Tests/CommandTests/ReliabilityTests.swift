@@ -147,6 +147,25 @@ struct ReliabilityTests {
         #expect(simulation.global.exported() == before)
     }
 
+    @Test("Diverged devices are dropped before aggregation and counted; the others' updates are aggregated")
+    func someUpdatesNonFinite() throws {
+        var configuration = RunConfiguration(strategy: "fedavg")
+        configuration.rounds = 1
+        configuration.devices = 8
+        configuration.perRound = 8
+        configuration.trainSubset = 800
+        configuration.testSubset = 100
+        // Measured: at this rate 7 of the 8 devices of round 1 (seed 1) diverge, one does not.
+        configuration.learningRate = 1e5
+        let simulation = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog())
+        let before = simulation.global.exported()
+        let metrics = try simulation.runRound()
+        #expect(metrics.droppedNonFinite >= 1 && metrics.droppedNonFinite < 8, "dropped \(metrics.droppedNonFinite)")
+        #expect(metrics.participants == 8 - metrics.droppedNonFinite)
+        #expect(simulation.global.exported().allSatisfy { $0.values.allSatisfy(\.isFinite) })
+        #expect(simulation.global.exported() != before)
+    }
+
     @Test("Default milestones never fall on round 0: a 1-round run trains at the configured rate")
     func defaultMilestones() throws {
         #expect(RunConfiguration.defaultMilestones(rounds: 1) == [])

@@ -64,8 +64,8 @@ enum Tool {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        // One OpenMP thread per child: test processes run side by side, and oversubscribed cores slow oneDNN 80×.
-        process.environment = ProcessInfo.processInfo.environment.merging(["OMP_NUM_THREADS": "1"]) { _, new in new }
+        // The child inherits the test process's environment, OMP_NUM_THREADS included: results are compared bit
+        // for bit with in-process runs, and oneDNN's reductions depend on the thread count.
         if let directory { process.currentDirectoryURL = directory }
         let (output, error) = (Pipe(), Pipe())
         process.standardOutput = output
