@@ -63,9 +63,20 @@ public final class HDF5File {
                     reason: "the file is not an HDF5 file (it was left unchanged); check the path")
             }
             let flags = mode == .readOnly ? chdf5_H5F_ACC_RDONLY() : chdf5_H5F_ACC_RDWR()
-            id = try check(
-                H5Fopen(path, flags, chdf5_H5P_DEFAULT()), call: "H5Fopen", at: site,
-                reason: "the file could not be opened; it may be truncated or damaged, or open elsewhere for writing")
+            do {
+                id = try check(
+                    H5Fopen(path, flags, chdf5_H5P_DEFAULT()), call: "H5Fopen", at: site,
+                    reason: "the file could not be opened; it may be truncated or damaged")
+            } catch let error as HDF5Error where error.stack.contains(where: { $0.contains("unable to lock file") }) {
+                // Not damage: HDF5 locks a file while any process has it open (a writer excludes every reader).
+                let holder = HDF5File.lockHolder(path: path).map { "process \($0)" } ?? "another process"
+                throw HDF5Error(
+                    kind: .invalidRequest, call: "H5Fopen", filePath: path,
+                    reason: "the file is locked: \(holder) has it open (a campaign or run still writing it?); wait until "
+                        + "it finishes, or read it anyway with HDF5_USE_FILE_LOCKING=FALSE in the environment (the rounds "
+                        + "flushed so far; a read can fail while a round is being written)",
+                    stack: error.stack)
+            }
         }
         self.path = path
         self.mode = mode
@@ -73,6 +84,21 @@ public final class HDF5File {
 
     deinit {
         H5Fclose(id)
+    }
+
+    /// The id of a process holding a lock on the file at `path`, from /proc/locks (Linux), or nil when unknown.
+    static func lockHolder(path: String) -> Int? {
+        var status = stat()
+        guard stat(path, &status) == 0,
+            let locks = try? String(contentsOfFile: "/proc/locks", encoding: .utf8)
+        else { return nil }
+        // "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234567 0 EOF": the pid, then major:minor:inode.
+        for line in locks.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 6, fields[5].split(separator: ":").last == Substring(String(status.st_ino)) else { continue }
+            return Int(fields[4])
+        }
+        return nil
     }
 
     /// Whether the file at `path` starts with an HDF5 signature; throws when it cannot be read.

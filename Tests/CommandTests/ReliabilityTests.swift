@@ -95,6 +95,28 @@ struct ReliabilityTests {
         #expect(sameParameters, "the final checkpoints differ")
     }
 
+    @Test("A results file held open by a running campaign is reported as locked by that process, not damaged")
+    func lockedByWriter() throws {
+        let directory = try TemporaryDirectory()
+        let campaign = try directory.write("c.toml", Self.fedavgCampaign(rounds: 400))
+        let out = directory.path("busy.h5")
+        let launched = try Tool.launch(["campaign", campaign, "--out", out, "--plain"])
+        var seen = ""
+        while !seen.contains("round 1/400") {
+            let chunk = launched.errorPipe.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        defer {
+            kill(launched.process.processIdentifier, SIGKILL)
+            launched.process.waitUntilExit()
+        }
+        try #require(seen.contains("round 1/400"), "\(seen)")
+        let inspect = try Tool.run(["inspect", out])
+        expectOneLineError(inspect, mentioning: ["is locked", "process \(launched.process.processIdentifier)", "HDF5_USE_FILE_LOCKING=FALSE"])
+        #expect(!inspect.error.contains("damaged"), "\(inspect.error)")
+    }
+
     @Test("A full disk (file-size limit) ends with one line naming the file; earlier rounds stay readable and a re-run resumes")
     func fullDisk() throws {
         let directory = try TemporaryDirectory()
