@@ -66,9 +66,7 @@ struct SubModelTests {
         let context = try ComputeContext()
         let global = try ModelZoo.make(name, inputShape: Self.inputShape, classes: 10, seed: 2, context: context).exportParameters()
         let map = try SubModelMap(modelName: name, inputShape: Self.inputShape, classes: 10, ratio: ratio, selection: selection)
-        let start = Date()
         let extracted = try map.extract(from: global)
-        let elapsed = Date().timeIntervalSince(start)
         #expect(!map.isFull)
         let subModel = try ModelZoo.make(name, inputShape: Self.inputShape, classes: 10, seed: 5, context: context, widthRatio: ratio)
         let expectedShapes = subModel.namedParameters().map { [$0.key: $0.parameter.shape] }
@@ -79,8 +77,6 @@ struct SubModelTests {
         let output = try subModel.forward(try randomTensor([2] + Self.inputShape, seed: 7, context: context), phase: .evaluation)
         #expect(output.shape == [2, 10])
         #expect(try output.toArray().allSatisfy(\.isFinite))
-        // Debug builds are ~10× slower than release; this only guards against an accidental per-element path.
-        #expect(elapsed < 10, "extracting \(name) at r = \(ratio) took \(elapsed) s")
     }
 
     @Test("Gather by hand: a [5, 3, 2, 2] convolution weight with a wrapping rolling window")

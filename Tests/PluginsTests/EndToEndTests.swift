@@ -27,11 +27,13 @@ struct EndToEndTests {
     }
 
     /// One profile for all runs (its content only steers CoCoFL's choices).
-    static let profile: ModelProfile = try! Profiler(modelName: "resnet8", inputShape: [1, 28, 28], classes: 10, batch: 32, repeats: 1).run()
+    static let measuredProfile = Result { try Profiler(modelName: "resnet8", inputShape: [1, 28, 28], classes: 10, batch: 32, repeats: 1).run() }
+    /// Measured once per test process; a failure fails the tests that need it instead of crashing the process.
+    static func profile() throws -> ModelProfile { try measuredProfile.get() }
 
     @Test("Accuracy rises clearly above chance", arguments: ["fedavg", "device-dropping", "cocofl", "heterofl", "fedrolex", "federated-dropout"])
     func learns(strategy: String) throws {
-        let simulation = try Simulation(configuration: Self.configuration(strategy), catalog: BuiltinStrategies.catalog(), profile: Self.profile)
+        let simulation = try Simulation(configuration: Self.configuration(strategy), catalog: BuiltinStrategies.catalog(), profile: try Self.profile())
         var history: [RoundMetrics] = []
         try simulation.run { history.append($0) }
         let final = try #require(history.last?.evaluation)
@@ -44,7 +46,7 @@ struct EndToEndTests {
         }
         if strategy == "cocofl" {
             // Constrained devices upload less than full models.
-            let fullBytes = Self.profile.cost(of: .full(unitCount: 5))!.uploadBytes
+            let fullBytes = try Self.profile().cost(of: .full(unitCount: 5))!.uploadBytes
             #expect(history.contains { $0.uploadBytes < $0.participants * fullBytes })
         }
         print("[e2e] \(strategy): accuracy \(final.accuracy) groups \(final.perGroupAccuracy) upload \(history.reduce(0) { $0 + $1.uploadBytes })")
@@ -59,7 +61,7 @@ struct EndToEndTests {
             configuration.evaluationInterval = 2
             configuration.trainSubset = 6000
             configuration.batchNormEvaluation = mode
-            let simulation = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), profile: Self.profile)
+            let simulation = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), profile: try Self.profile())
             try simulation.run { if let e = $0.evaluation { accuracy[mode] = e.accuracy } }
         }
         // A momentum-0.1 re-estimate from (0, 1) kept 12 % of the reset values and fell to chance level.
@@ -73,8 +75,8 @@ struct EndToEndTests {
         var configuration = Self.configuration("cocofl")
         configuration.rounds = 2
         configuration.evaluationInterval = 2
-        let a = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), profile: Self.profile)
-        let b = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), profile: Self.profile)
+        let a = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), profile: try Self.profile())
+        let b = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), profile: try Self.profile())
         try a.run { _ in }
         try b.run { _ in }
         #expect(a.global == b.global)
@@ -85,7 +87,7 @@ struct EndToEndTests {
         var configuration = Self.configuration("cocofl")
         configuration.rounds = 1
         configuration.mix = DeviceMix(groups: [DeviceGroup(name: "tiny", size: .share(1), time: .constant(0.001), memory: .constant(0.001), upload: .constant(0.001))])
-        let simulation = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), profile: Self.profile)
+        let simulation = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), profile: try Self.profile())
         let metrics = try simulation.runRound()
         #expect(metrics.participants == 0)
         #expect(metrics.skipped["no feasible configuration"] == 5)
@@ -95,13 +97,13 @@ struct EndToEndTests {
     func badInput() throws {
         let catalog = try BuiltinStrategies.catalog()
         let unknown = try #require(throws: (any Error).self) {
-            _ = try Simulation(configuration: Self.configuration("fedavgg"), catalog: catalog, profile: Self.profile)
+            _ = try Simulation(configuration: Self.configuration("fedavgg"), catalog: catalog, profile: try Self.profile())
         }
         #expect("\(unknown)".contains("fedavg") && "\(unknown)".contains("cocofl"))
         var configuration = Self.configuration("heterofl")
         configuration.strategyOptions = ["ratio": "0.5"]
         let option = try #require(throws: StrategyError.self) {
-            _ = try Simulation(configuration: configuration, catalog: catalog, profile: Self.profile)
+            _ = try Simulation(configuration: configuration, catalog: catalog, profile: try Self.profile())
         }
         #expect(option.description.contains("'ratio'") && option.description.contains("ratios"))
         #expect(catalog.ids == ["cocofl", "device-dropping", "fedavg", "federated-dropout", "fedrolex", "heterofl"])
