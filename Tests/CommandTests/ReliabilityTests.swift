@@ -144,15 +144,21 @@ struct ReliabilityTests {
         #expect(try Self.contents(of: out).metrics["round"] == (1...6).map(Double.init))
     }
 
+    /// An in-process fedavg run on `devices` devices, all sampled each round, with 100 training images each.
+    static func fedavgConfiguration(rounds: Int, devices: Int, learningRate: Double) -> RunConfiguration {
+        var configuration = RunConfiguration(strategy: "fedavg")
+        configuration.rounds = rounds
+        configuration.devices = devices
+        configuration.perRound = devices
+        configuration.trainSubset = 100 * devices
+        configuration.testSubset = 100
+        configuration.learningRate = learningRate
+        return configuration
+    }
+
     @Test("A learning rate that makes every update NaN fails the run at round 1 with the advice; nothing is aggregated")
     func nonFiniteUpdates() throws {
-        var configuration = RunConfiguration(strategy: "fedavg")
-        configuration.rounds = 2
-        configuration.devices = 4
-        configuration.perRound = 2
-        configuration.trainSubset = 400
-        configuration.testSubset = 100
-        configuration.learningRate = 1e30
+        let configuration = Self.fedavgConfiguration(rounds: 2, devices: 4, learningRate: 1e30)
         let simulation = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog())
         let before = simulation.global.exported()
         #expect(throws: SimulationError.self) { _ = try simulation.runRound() }
@@ -161,7 +167,7 @@ struct ReliabilityTests {
         } catch {
             let message = "\(error)"
             #expect(message.contains("round 1"), "\(message)")
-            #expect(message.contains("2 of 2") && message.contains("NaN or infinite"), "\(message)")
+            #expect(message.contains("4 of 4") && message.contains("NaN or infinite"), "\(message)")
             #expect(message.contains("lower run.lr"), "\(message)")
         }
         // The failed round changed nothing: the global model and the round count are those before it.
@@ -171,14 +177,8 @@ struct ReliabilityTests {
 
     @Test("Diverged devices are dropped before aggregation and counted; the others' updates are aggregated")
     func someUpdatesNonFinite() throws {
-        var configuration = RunConfiguration(strategy: "fedavg")
-        configuration.rounds = 1
-        configuration.devices = 8
-        configuration.perRound = 8
-        configuration.trainSubset = 800
-        configuration.testSubset = 100
         // Measured: at this rate 7 of the 8 devices of round 1 (seed 1) diverge, one does not.
-        configuration.learningRate = 1e5
+        let configuration = Self.fedavgConfiguration(rounds: 1, devices: 8, learningRate: 1e5)
         let simulation = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog())
         let before = simulation.global.exported()
         let metrics = try simulation.runRound()

@@ -26,8 +26,12 @@ enum Tool {
 
     /// Runs `cocofl arguments…` to completion in `directory`.
     static func run(_ arguments: [String], in directory: URL? = nil) throws -> Result {
-        let process = try launch(arguments, in: directory)
-        // Read both pipes to the end before waiting, so a chatty child never blocks on a full pipe.
+        try finish(try launch(arguments, in: directory))
+    }
+
+    /// Waits for a launched process, reading both pipes to the end first so a chatty child never blocks on a
+    /// full pipe.
+    private static func finish(_ process: Launched) throws -> Result {
         let output = process.outputPipe.fileHandleForReading.readDataToEndOfFile()
         let error = process.errorPipe.fileHandleForReading.readDataToEndOfFile()
         process.process.waitUntilExit()
@@ -46,17 +50,8 @@ enum Tool {
     /// as they would on a full disk.
     static func run(_ arguments: [String], fileSizeLimitKiB: Int) throws -> Result {
         let quoted = ([binary.path] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-        return try run(["-c", "ulimit -f \(fileSizeLimitKiB); exec " + quoted.joined(separator: " ")], executable: URL(fileURLWithPath: "/bin/bash"))
-    }
-
-    /// Runs `executable arguments…` to completion.
-    private static func run(_ arguments: [String], executable: URL) throws -> Result {
-        let process = try launch(arguments, executable: executable)
-        let output = process.outputPipe.fileHandleForReading.readDataToEndOfFile()
-        let error = process.errorPipe.fileHandleForReading.readDataToEndOfFile()
-        process.process.waitUntilExit()
-        return Result(status: process.process.terminationStatus, output: String(decoding: output, as: UTF8.self),
-                      error: String(decoding: error, as: UTF8.self))
+        return try finish(try launch(["-c", "ulimit -f \(fileSizeLimitKiB); exec " + quoted.joined(separator: " ")],
+                                     executable: URL(fileURLWithPath: "/bin/bash")))
     }
 
     /// Starts `cocofl arguments…` (or another executable) without waiting.
