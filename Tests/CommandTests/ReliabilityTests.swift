@@ -56,12 +56,7 @@ struct ReliabilityTests {
         #expect(!uninterrupted.error.contains("profiling"), "fedavg does not need the profile: \(uninterrupted.error)")
 
         let launched = try Tool.launch(["campaign", campaign, "--out", out, "--plain"])
-        var seen = ""
-        while !seen.contains("round 2/5") {
-            let chunk = launched.errorPipe.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen += String(decoding: chunk, as: UTF8.self)
-        }
+        var seen = launched.readError(until: "round 2/5")
         try #require(seen.contains("round 2/5"), "the campaign never reported round 2: \(seen)")
         kill(launched.process.processIdentifier, signal)
         seen += String(decoding: launched.errorPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -101,12 +96,7 @@ struct ReliabilityTests {
         let campaign = try directory.write("c.toml", Self.fedavgCampaign(rounds: 400))
         let out = directory.path("busy.h5")
         let launched = try Tool.launch(["campaign", campaign, "--out", out, "--plain"])
-        var seen = ""
-        while !seen.contains("round 1/400") {
-            let chunk = launched.errorPipe.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen += String(decoding: chunk, as: UTF8.self)
-        }
+        let seen = launched.readError(until: "round 1/400")
         defer {
             kill(launched.process.processIdentifier, SIGKILL)
             launched.process.waitUntilExit()

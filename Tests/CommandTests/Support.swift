@@ -44,6 +44,17 @@ enum Tool {
         let process: Process
         let outputPipe: Pipe
         let errorPipe: Pipe
+
+        /// Reads standard error until it contains `text` or the child closes it; returns what was read.
+        func readError(until text: String) -> String {
+            var seen = ""
+            while !seen.contains(text) {
+                let chunk = errorPipe.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                seen += String(decoding: chunk, as: UTF8.self)
+            }
+            return seen
+        }
     }
 
     /// Runs `cocofl arguments…` to completion under a file-size limit (`ulimit -f`, in KiB): writes past it fail
