@@ -189,9 +189,6 @@ struct RunCommand: ParsableCommand {
             secondsTotal += metrics.seconds
             // Unbuffered, so that a pipe sees every round as it completes.
             standardOutput(json ? String(decoding: try encoder.encode(metrics), as: UTF8.self) : Self.line(metrics))
-            if let stopRequested = simulation.stopRequested, stopRequested(), metrics.round < simulation.configuration.rounds {
-                throw RunInterrupted(completedRounds: metrics.round)
-            }
         }
     }
 

@@ -103,10 +103,14 @@ public final class Simulation {
         limitsGenerator.state = state.limitsState
     }
 
-    /// Runs the remaining rounds, calling `observer` after each.
+    /// Runs the remaining rounds, calling `observer` after each; throws `RunInterrupted` when `stopRequested`
+    /// asks to stop (between rounds, after the observer has seen the last completed one, or within a round).
     public func run(observer: (RoundMetrics) throws -> Void) throws {
         while completedRounds < configuration.rounds {
             try observer(try runRound())
+            if completedRounds < configuration.rounds, let stopRequested, stopRequested() {
+                throw RunInterrupted(completedRounds: completedRounds)
+            }
         }
     }
 

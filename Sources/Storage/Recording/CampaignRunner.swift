@@ -145,9 +145,6 @@ public final class CampaignRunner {
                     remainingRounds -= 1
                     events(.round(index: number, total: total, name: run.name, metrics: metrics, rounds: run.configuration.rounds,
                                   remainingSeconds: Double(remainingRounds) * roundSeconds / Double(roundsTimed)))
-                    if let stopRequested = self.stopRequested, stopRequested(), metrics.round < run.configuration.rounds {
-                        throw RunInterrupted(completedRounds: metrics.round)
-                    }
                 }
                 try runRecorder.complete()
                 outcome.completed.append(run.name)
@@ -162,7 +159,7 @@ public final class CampaignRunner {
                 events(.finished(index: number, total: total, name: run.name, status: .interrupted,
                                  message: "after round \(interruption.completedRounds) of \(run.configuration.rounds)"))
                 break
-            } catch let error as HDF5Error where error.kind == .libraryCall && error.filePath == results.path {
+            } catch let error as HDF5Error where error.filePath == results.path && error.isWriteFailure {
                 // A write into the results file failed (full disk, file-size limit, I/O error): HDF5's cache for
                 // the file is now unusable, so nothing more is written (not even the failure) and the campaign
                 // stops; what was flushed before stays readable.
@@ -254,6 +251,14 @@ public final class CampaignRunner {
     /// An error's message on one line (a run's status message and a progress line must not break the layout).
     public static func oneLine(_ error: Error) -> String {
         "\(error)".split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+}
+
+extension HDF5Error {
+    /// Whether the library failed to write or flush the file (full disk, file-size limit, I/O error), as
+    /// opposed to a read of a damaged object or a wrong request.
+    var isWriteFailure: Bool {
+        kind == .libraryCall && (call == "H5Fflush" || stack.contains { $0.contains("write failed") || $0.contains("unable to flush") })
     }
 }
 
