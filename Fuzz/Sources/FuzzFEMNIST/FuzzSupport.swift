@@ -34,3 +34,21 @@ func writeScratch(_ name: String, _ bytes: Data) -> String {
     FileManager.default.createFile(atPath: path, contents: bytes)
     return path
 }
+
+@_silgen_name("LLVMFuzzerRunDriver")
+private func runFuzzerDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+
+/// SwiftPM links an executable with `main` aliased to `<target>_main`, so libFuzzer's own `main` is never
+/// linked in; this entry point starts libFuzzer's driver instead.
+@_cdecl("FuzzFEMNIST_main")
+public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var argumentCount = argc
+    var arguments = argv
+    return runFuzzerDriver(&argumentCount, &arguments) { data, size in
+        guard let data else { return withUnsafePointer(to: UInt8(0)) { fuzz($0, 0) } }
+        return fuzz(data, size)
+    }
+}
