@@ -12,6 +12,8 @@ all_targets=(FuzzIDX FuzzCIFAR FuzzFEMNIST FuzzHDF5Dataset FuzzCampaign FuzzResu
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 export OMP_NUM_THREADS=1
+# Let libFuzzer, not the Swift runtime's backtracer, handle traps, so that it saves the crashing input.
+export SWIFT_BACKTRACE=enable=no
 
 build_start=$(date +%s)
 swift build -c release -j 1 --package-path Fuzz --scratch-path Fuzz/.build \
