@@ -68,7 +68,24 @@ public struct Campaign: Sendable {
     }
 
     /// Expands campaign `text`; `path` names the file in errors and is the base of relative plugin and data paths.
+    /// toml++ (inside TOMLKit) aborts the process, through an assertion left on in release builds, on a table
+    /// header whose name starts with a non-ASCII character (`[é]`; found by scripts/fuzz.sh). Valid TOML never has
+    /// one there (such names must be quoted), so those lines are refused here with a message instead.
+    private static func rejectNonASCIITableHeaders(_ text: String, path: String) throws {
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            var rest = line.drop { $0 == " " || $0 == "\t" }
+            guard rest.first == "[" else { continue }
+            rest = rest.drop { $0 == "[" }.drop { $0 == " " || $0 == "\t" }
+            if let first = rest.first, !first.isASCII {
+                throw CampaignError(file: path, line: index + 1, key: nil,
+                                    message: "invalid TOML: the table name starts with '\(first)'; bare table names are "
+                                        + "letters, digits, '-' and '_' — write e.g. [run], or quote the name: [\"\(rest.prefix { $0 != "]" })\"]")
+            }
+        }
+    }
+
     public static func parse(text: String, path: String) throws -> Campaign {
+        try rejectNonASCIITableHeaders(text, path: path)
         let document: TOMLTable
         do {
             document = try TOMLTable(string: text)
