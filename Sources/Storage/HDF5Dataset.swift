@@ -1,4 +1,5 @@
 import CHDF5
+import Foundation
 
 /// An open HDF5 dataset: an N-dimensional array of numbers, fixed-size or (one-dimensional) extendible.
 public final class HDF5Dataset {
@@ -78,6 +79,16 @@ public final class HDF5Dataset {
         }
         let count = try dataspace().elementCount(at: site)
         guard count > 0 else { return [] }
+        // A damaged or hostile file can declare any extent (scripts/fuzz.sh found one of 4·10¹⁸ bytes): refuse
+        // what this machine cannot hold instead of dying in the allocator.
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: MemoryLayout<Element>.stride)
+        let memory = ProcessInfo.processInfo.physicalMemory
+        guard !overflow, UInt64(bytes) <= memory else {
+            throw site.error(
+                .invalidRequest, call: call,
+                reason: "the dataset declares \(count) elements (\(overflow ? "more than 2⁶³" : "\(bytes)") bytes), more than this "
+                    + "machine's \(memory / 1_048_576) MiB of memory; the file is damaged, or the array must be stored in smaller parts")
+        }
         return try [Element](unsafeUninitializedCapacity: count) { buffer, initializedCount in
             try check(
                 H5Dread(
