@@ -13,10 +13,11 @@ let targets = ["FuzzIDX", "FuzzCIFAR", "FuzzFEMNIST", "FuzzHDF5Dataset", "FuzzCa
 let package = Package(
     name: "CoCoFLFuzz",
     dependencies: [.package(path: "..")],
-    targets: targets.map { name in
+    targets: [.target(name: "FuzzSupport", path: "Sources/FuzzSupport")] + targets.map { name in
         .executableTarget(
             name: name,
             dependencies: [
+                "FuzzSupport",
                 .product(name: "Platform", package: mainPackage),
                 .product(name: "Storage", package: mainPackage),
             ],

@@ -1,4 +1,5 @@
 import Foundation
+import FuzzSupport
 import Storage
 
 /// Input: the bytes of a results file, opened read-only and listed the way `cocofl inspect` does.
@@ -10,4 +11,10 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = try? file.runs()
     _ = try? file.profiledModels()
     return 0
+}
+
+/// The executable's entry point (see `runFuzzer`).
+@_cdecl("FuzzResultsFile_main")
+public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    runFuzzer(argc, argv) { withInput($0, $1, fuzz) }
 }

@@ -1,8 +1,7 @@
 import Foundation
 
-
 /// One scratch directory per fuzzing process, reused by every input.
-let scratchDirectory: String = {
+public let scratchDirectory: String = {
     let path = NSTemporaryDirectory() + "cocofl-fuzz-\(getpid())"
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
@@ -10,7 +9,7 @@ let scratchDirectory: String = {
 
 /// Splits a fuzz input into `count` parts: each but the last is prefixed by a 2-byte little-endian length (cut
 /// short at the end of the input); the last part takes the rest.
-func splitInput(_ data: UnsafePointer<UInt8>, _ size: Int, into count: Int) -> [Data] {
+public func splitInput(_ data: UnsafePointer<UInt8>, _ size: Int, into count: Int) -> [Data] {
     var parts: [Data] = []
     var offset = 0
     for _ in 0..<(count - 1) {
@@ -27,7 +26,7 @@ func splitInput(_ data: UnsafePointer<UInt8>, _ size: Int, into count: Int) -> [
 
 /// Writes `bytes` to `name` in the scratch directory (creating sub-folders) and returns the path.
 @discardableResult
-func writeScratch(_ name: String, _ bytes: Data) -> String {
+public func writeScratch(_ name: String, _ bytes: Data) -> String {
     let path = scratchDirectory + "/" + name
     let folder = (path as NSString).deletingLastPathComponent
     try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -41,14 +40,17 @@ private func runFuzzerDriver(
     _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
 
-/// SwiftPM links an executable with `main` aliased to `<target>_main`, so libFuzzer's own `main` is never
-/// linked in; this entry point starts libFuzzer's driver instead.
-@_cdecl("FuzzCIFAR_main")
-public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+/// Runs libFuzzer's driver on `callback`. SwiftPM links an executable with `main` aliased to `<target>_main`, so
+/// libFuzzer's own `main` is never linked in: each target's `<target>_main` calls this instead.
+public func runFuzzer(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                      _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt {
     var argumentCount = argc
     var arguments = argv
-    return runFuzzerDriver(&argumentCount, &arguments) { data, size in
-        guard let data else { return withUnsafePointer(to: UInt8(0)) { fuzz($0, 0) } }
-        return fuzz(data, size)
-    }
+    return runFuzzerDriver(&argumentCount, &arguments, callback)
+}
+
+/// Calls `body` with the input, or with a valid pointer to zero bytes when libFuzzer passes a null pointer.
+public func withInput(_ data: UnsafePointer<UInt8>?, _ size: Int, _ body: (UnsafePointer<UInt8>, Int) -> CInt) -> CInt {
+    guard let data else { return withUnsafePointer(to: UInt8(0)) { body($0, 0) } }
+    return body(data, size)
 }
