@@ -330,7 +330,7 @@ struct CampaignFileTests {
     static let errorCases: [CampaignErrorCase] = [
         CampaignErrorCase(label: "malformed TOML gives the parser's line and column",
                           lines: ["[grid]", "strategies = [\"fedavg\"]", "[run]", "rounds = = 4"],
-                          line: 4, key: nil, fragments: ["invalid TOML at column", "fix the syntax"]),
+                          line: 4, key: nil, fragments: ["invalid TOML at column 10", "expected a value"]),
         CampaignErrorCase(label: "an unclosed string",
                           lines: ["description = \"open", "[grid]"], line: 1, key: nil, fragments: ["invalid TOML"]),
         CampaignErrorCase(label: "unknown top-level key",

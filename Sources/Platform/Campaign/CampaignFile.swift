@@ -68,74 +68,15 @@ public struct Campaign: Sendable {
     }
 
     /// Expands campaign `text`; `path` names the file in errors and is the base of relative plugin and data paths.
-    /// toml++ (inside TOMLKit) aborts the process, through an assertion left on in release builds, on a table
-    /// header whose name does not start with a bare-key character or a quote (`[é]`, `[.a]`, `[#`, a lone `[`;
-    /// found by scripts/fuzz.sh). Valid TOML never has one, so such headers are refused here with a message. A
-    /// line is a header when it starts with `[` outside any value: brackets and braces of values are counted,
-    /// skipping strings and comments, so the lines of a multi-line array are left alone.
-    private static func rejectMalformedTableHeaders(_ text: String, path: String) throws {
-        func isBareKeyCharacter(_ character: Character) -> Bool {
-            character.isASCII && (character.isLetter || character.isNumber || character == "_" || character == "-")
-        }
-        var depth = 0
-        var openMultilineString: String?
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.drop { $0 == " " || $0 == "\t" }
-            if depth == 0, openMultilineString == nil, trimmed.first == "[" {
-                var name = trimmed.dropFirst()
-                if name.first == "[" { name = name.dropFirst() }
-                name = name.drop { $0 == " " || $0 == "\t" }
-                guard let first = name.first, isBareKeyCharacter(first) || first == "\"" || first == "'" else {
-                    let start = name.first.map { "starts with '\($0)'" } ?? "is missing"
-                    throw CampaignError(file: path, line: index + 1, key: nil,
-                                        message: "invalid TOML: the table name \(start); bare table names are letters, "
-                                            + "digits, '-' and '_' — write e.g. [run], or quote the name: [\"name\"]")
-                }
-                continue
-            }
-            depth = Self.bracketDepth(after: Array(line), from: depth, openString: &openMultilineString)
-        }
-    }
-
-    /// The nesting depth of value brackets and braces after `line`, starting at `depth`; strings (tracking one
-    /// left open across lines in `openString`) and comments do not count.
-    private static func bracketDepth(after line: [Character], from depth: Int, openString: inout String?) -> Int {
-        var depth = depth, index = 0
-        func starts(_ token: String, at position: Int) -> Bool {
-            let characters = Array(token)
-            return position + characters.count <= line.count && Array(line[position..<position + characters.count]) == characters
-        }
-        while index < line.count {
-            if let delimiter = openString {
-                if line[index] == "\\", delimiter == "\"\"\"" { index += 2; continue }
-                if starts(delimiter, at: index) { openString = nil; index += 3 } else { index += 1 }
-                continue
-            }
-            let character = line[index]
-            switch character {
-            case "#":
-                return depth
-            case "\"", "'":
-                let triple = String(repeating: character, count: 3)
-                if starts(triple, at: index) { openString = triple; index += 3; continue }
-                index += 1
-                while index < line.count, line[index] != character {
-                    index += character == "\"" && line[index] == "\\" ? 2 : 1
-                }
-            case "[", "{":
-                depth += 1
-            case "]", "}":
-                depth = max(0, depth - 1)
-            default:
-                break
-            }
-            index += 1
-        }
-        return depth
-    }
-
+    /// The text passes `TOMLSyntaxCheck` before TOMLKit parses it: toml++ aborts the process on some malformed
+    /// text instead of throwing (found by scripts/fuzz.sh), so only syntactically valid TOML reaches it.
     public static func parse(text: String, path: String) throws -> Campaign {
-        try rejectMalformedTableHeaders(text, path: path)
+        do {
+            try TOMLSyntaxCheck.check(text)
+        } catch {
+            throw CampaignError(file: path, line: error.line, key: nil,
+                                message: "invalid TOML at column \(error.column): \(error.message)")
+        }
         let document: TOMLTable
         do {
             document = try TOMLTable(string: text)
