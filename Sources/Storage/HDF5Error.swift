@@ -18,6 +18,8 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
         case shapeMismatch
         /// The request does not fit the object (appending to a fixed-size dataset, writing a read-only file, …).
         case invalidRequest
+        /// The file is HDF5 but damaged in a way that would hang or crash libhdf5; it was not opened.
+        case damaged
     }
 
     /// What went wrong.

@@ -62,6 +62,12 @@ public final class HDF5File {
                     .notHDF5File, call: call,
                     reason: "the file is not an HDF5 file (it was left unchanged); check the path")
             }
+            if let damage = GlobalHeapCheck.damage(path: path) {
+                throw site.error(
+                    .damaged, call: call,
+                    reason: "the file is damaged and was not opened (\(damage)); restore it from a copy, or re-run "
+                        + "what wrote it")
+            }
             let flags = mode == .readOnly ? chdf5_H5F_ACC_RDONLY() : chdf5_H5F_ACC_RDWR()
             do {
                 id = try check(

@@ -17,4 +17,32 @@ struct FuzzRegressionTests {
         let error = try #require(throws: (any Error).self) { _ = try HDF5DatasetLoader().load(directory: path) }
         #expect("\(error)".contains(path) && "\(error)".contains("MiB of memory") && "\(error)".contains("damaged"), "\(error)")
     }
+
+    @Test("A results file whose global heap would make libhdf5 loop forever is refused as damaged before opening")
+    func globalHeapThatNeverAdvances() throws {
+        let path = Self.crashInput("FuzzResultsFile-timeout.h5")
+        try #require(FileManager.default.fileExists(atPath: path), "missing \(path)")
+        let error = try #require(throws: HDF5Error.self) { _ = try ResultsFile(path: path, access: .readOnly) }
+        #expect(error.kind == .damaged)
+        #expect("\(error)".contains(path) && "\(error)".contains("byte 2048") && "\(error)".contains("loop forever"),
+                "\(error)")
+    }
+
+    @Test("Raw data that happens to contain the global heap signature does not make a sound file look damaged")
+    func heapSignatureInRawDataIsIgnored() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("signature.h5").path
+            // "GCOL", version 1, then a collection size larger than the file; "GCOL" version 2 before a size-0 object.
+            let signature = Int32(bitPattern: 0x4C4F_4347)
+            let values: [Int32] = [signature, 1, -1, 0x7FFF_FFFF, signature, 2, 64, 0, 0, 0, 0, 0]
+            do {
+                let file = try HDF5File(path: path, mode: .truncate)
+                try file.rootGroup().createDataset("raw", values: values, shape: [values.count])
+                try file.attributes.set("note", to: .string("a string attribute, so the file has a global heap"))
+            }
+            let file = try HDF5File(path: path, mode: .readOnly)
+            #expect(try file.attributes.string("note").hasPrefix("a string"))
+            #expect(try file.rootGroup().openDataset("raw").read(as: Int32.self) == values)
+        }
+    }
 }
