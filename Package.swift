@@ -32,7 +32,7 @@ let package = Package(
             name: "Platform",
             dependencies: ["NN", "CZlib", "CKernels", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Plugins", dependencies: ["NN", "Platform"]),
-        .target(name: "Storage", dependencies: ["CHDF5", "NN", "Platform"]),
+        .target(name: "Storage", dependencies: ["CHDF5", "CKernels", "NN", "Platform"]),
         .executableTarget(
             name: "cocofl",
             dependencies: [

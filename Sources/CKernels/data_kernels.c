@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 #include "data_kernels.h"
 
 #include <string.h>
@@ -190,4 +191,11 @@ int64_t cocofl_parse_unit_array_u8(const char *text, size_t length, uint8_t *out
 
 int64_t cocofl_parse_int_array_i32(const char *text, size_t length, int32_t *out, size_t capacity, size_t *consumed) {
     return parse_number_array(text, length, out, capacity, consumed, 1);
+}
+
+long ck_find_bytes(const unsigned char *bytes, size_t count, size_t start, const unsigned char *needle,
+                   size_t needle_count) {
+    if (start >= count) return -1;
+    const unsigned char *hit = memmem(bytes + start, count - start, needle, needle_count);
+    return hit ? (long)(hit - bytes) : -1;
 }

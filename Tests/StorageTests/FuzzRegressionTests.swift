@@ -28,6 +28,15 @@ struct FuzzRegressionTests {
                 "\(error)")
     }
 
+    @Test("A string whose stored length exceeds its heap object is refused before libhdf5 allocates gigabytes for it")
+    func vlenLengthLargerThanItsObject() throws {
+        let path = Self.crashInput("FuzzResultsFile-oom.h5")
+        try #require(FileManager.default.fileExists(atPath: path), "missing \(path)")
+        let error = try #require(throws: HDF5Error.self) { _ = try ResultsFile(path: path, access: .readOnly) }
+        #expect(error.kind == .damaged)
+        #expect("\(error)".contains("length 4177526772") && "\(error)".contains("holds 12 bytes"), "\(error)")
+    }
+
     @Test("Raw data that happens to contain the global heap signature does not make a sound file look damaged")
     func heapSignatureInRawDataIsIgnored() throws {
         try withTemporaryDirectory { directory in

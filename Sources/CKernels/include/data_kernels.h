@@ -49,3 +49,8 @@ int64_t cocofl_parse_unit_array_u8(const char *text, size_t length, uint8_t *out
 int64_t cocofl_parse_int_array_i32(const char *text, size_t length, int32_t *out, size_t capacity, size_t *consumed);
 
 #endif
+
+/// The offset of the first occurrence of `needle` (`needle_count` bytes) in `bytes` at or after `start`, or -1.
+/// glibc's memmem, for scanning whole files (Storage's check of HDF5 global heaps).
+long ck_find_bytes(const unsigned char *bytes, size_t count, size_t start, const unsigned char *needle,
+                   size_t needle_count);
