@@ -89,6 +89,7 @@ public final class HDF5Dataset {
                 reason: "the dataset declares \(count) elements (\(overflow ? "more than 2⁶³" : "\(bytes)") bytes), more than this "
                     + "machine's \(memory / 1_048_576) MiB of memory; the file is damaged, or the array must be stored in smaller parts")
         }
+        try requireCompactDataComplete(count: count, call: call)
         return try [Element](unsafeUninitializedCapacity: count) { buffer, initializedCount in
             try check(
                 H5Dread(
@@ -172,6 +173,24 @@ public final class HDF5Dataset {
 
     private var site: ErrorSite {
         file.site(object: path)
+    }
+
+    /// A compact dataset keeps its data in its header; libhdf5 1.10.8 copies `count` elements out of it without
+    /// checking that the header holds them, and a damaged file with fewer stored bytes (found by scripts/fuzz.sh:
+    /// 0 bytes for 2 labels) makes it read through a null pointer. Refuse such a dataset as damaged.
+    private func requireCompactDataComplete(count: Int, call: String) throws {
+        let creation = try PropertyList(checking: H5Dget_create_plist(id), call: "H5Dget_create_plist", at: site)
+        let layout = withExtendedLifetime(creation) { H5Pget_layout(creation.id) }
+        guard layout == H5D_COMPACT else { return }
+        let type = try Datatype(checking: H5Dget_type(id), call: "H5Dget_type", at: site)
+        let needed = UInt64(count) * UInt64(withExtendedLifetime(type) { H5Tget_size(type.id) })
+        let stored = H5Dget_storage_size(id)
+        guard stored >= needed else {
+            throw site.error(
+                .damaged, call: call,
+                reason: "the file is damaged: the compact dataset declares \(count) elements (\(needed) bytes) but "
+                    + "stores \(stored) bytes; restore the file from a copy, or write it again")
+        }
     }
 
     private func dataspace() throws -> Dataspace {

@@ -18,6 +18,15 @@ struct FuzzRegressionTests {
         #expect("\(error)".contains(path) && "\(error)".contains("MiB of memory") && "\(error)".contains("damaged"), "\(error)")
     }
 
+    @Test("A compact dataset that stores fewer bytes than it declares is refused as damaged, not read through null")
+    func compactDatasetWithoutItsData() throws {
+        let path = Self.crashInput("FuzzHDF5Dataset-segv.h5")
+        try #require(FileManager.default.fileExists(atPath: path), "missing \(path)")
+        let error = try #require(throws: (any Error).self) { _ = try HDF5DatasetLoader().load(directory: path) }
+        #expect("\(error)".contains(path) && "\(error)".contains("declares 2 elements (2 bytes) but stores 0 bytes"),
+                "\(error)")
+    }
+
     @Test("A results file whose global heap would make libhdf5 loop forever is refused as damaged before opening")
     func globalHeapThatNeverAdvances() throws {
         let path = Self.crashInput("FuzzResultsFile-timeout.h5")
