@@ -11,7 +11,10 @@ struct BenchCommand: ParsableCommand {
             Build with -c release. Prints the measured fp32 FMA peak (all cores), a 3×3 convolution's forward, \
             backward-data and backward-weights GFLOP/s as a fraction of it, and for each model the training \
             throughput at the given batch size (forward + backward + SGD step on random data), its FLOPs per \
-            image (training = 3× forward) and the fraction of peak reached.
+            image (training = 3× forward) and the fraction of peak reached; then each model's forward-only \
+            evaluation throughput through its own layers, folded in fp32 (BatchNorm folded into the convolutions, \
+            as the server evaluates) and folded in int8, the time to fold, and the resulting time for 10,000 \
+            test images.
             """)
 
     @Option(help: "Models to measure (comma-separated).")
@@ -22,6 +25,9 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Batch size.")
     var batch = 32
+
+    @Option(help: "Images per forward pass of the evaluation measurement (the server's evaluation uses 250).")
+    var evalBatch = 250
 
     @Option(help: "Timed training steps per model (median of per-step times is reported).")
     var steps = 20
@@ -36,7 +42,9 @@ struct BenchCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard batch > 0, steps > 0 else { throw ValidationError("--batch and --steps must be positive") }
+        guard batch > 0, steps > 0, evalBatch > 0 else {
+            throw ValidationError("--batch, --eval-batch and --steps must be positive")
+        }
         _ = try parseShape(input, option: "--input")
     }
 
@@ -45,7 +53,7 @@ struct BenchCommand: ParsableCommand {
         let context = try ComputeContext()
         let report = try EngineBenchmark(context: context).run(
             models: models.split(separator: ",").map(String.init), inputShape: shape, batch: batch, steps: steps,
-            convolutionChannels: convChannels, convolutionSize: convSize,
+            convolutionChannels: convChannels, convolutionSize: convSize, evaluationBatch: evalBatch,
             progress: { message in FileHandle.standardError.write(Data((message + "\n").utf8)) })
         if json {
             let encoder = JSONEncoder()

@@ -15,7 +15,7 @@ public final class WindowTrainer {
     private var frozen: [Int: FrozenUnit] = [:]
     private var twins: [Int: FrozenUnit] = [:]
     private var calibrated = false
-    private var dequantizers: [Int: (scale: Float, reorder: Reorder, output: Tensor)] = [:]
+    private let dequantizer: Dequantizer
     /// Frozen units that run in fp32 (non-block units, or blocks that cannot be folded), by name.
     public private(set) var fp32Units: [String] = []
 
@@ -28,6 +28,7 @@ public final class WindowTrainer {
         self.precision = precision
         self.optimizer = optimizer
         loss = SoftmaxCrossEntropy(context: model.context)
+        dequantizer = Dequantizer(context: model.context)
         model.setTrainableUnits(window.range)
         for (index, unit) in model.units.enumerated() where !window.range.contains(index) {
             let isBlock = unit.kind == .block || unit.kind == .transition
@@ -97,19 +98,7 @@ public final class WindowTrainer {
 
     /// An fp32 view of an activation entering unit `index` (int8 activations are dequantized).
     private func fp32(_ activation: UnitActivation, unit index: Int) throws -> Tensor {
-        guard let scale = activation.scale else { return activation.tensor }
-        let source = activation.tensor
-        if let cached = dequantizers[index], cached.scale == scale, cached.reorder.source.sameLayout(as: source.descriptor) {
-            try cached.reorder.run(source, into: cached.output)
-            return cached.output
-        }
-        let output = try Tensor(descriptor: source.descriptor.with(type: dnnl_f32), context: model.context)
-        let attributes = try PrimitiveAttributes()
-        try attributes.setOutputScales([scale], mask: 0)
-        let reorder = try Reorder(from: source.descriptor, to: output.descriptor, context: model.context, attributes: attributes)
-        dequantizers[index] = (scale, reorder, output)
-        try reorder.run(source, into: output)
-        return output
+        try dequantizer.fp32(activation, slot: index)
     }
 
     /// fp32 bytes a device uploads after training this window: the window's learnable parameters and buffers.

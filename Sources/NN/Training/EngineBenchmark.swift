@@ -26,6 +26,13 @@ public struct EngineBenchmark {
         public let forwardMFLOPsPerImage: Double
         public let trainingGFLOPs: Double
         public let fractionOfPeak: Double
+        /// Forward-only images/s in evaluation mode through the model's own layers (BN unfolded).
+        public let evaluationImagesPerSecond: Double
+        /// Forward-only images/s through `FoldedInference` in fp32, and in int8.
+        public let foldedImagesPerSecond: Double
+        public let int8FoldedImagesPerSecond: Double
+        /// Milliseconds to fold the model (a new `FoldedInference`, as before each evaluation).
+        public let foldMilliseconds: Double
     }
 
     /// Everything `cocofl bench` prints.
@@ -35,6 +42,7 @@ public struct EngineBenchmark {
         public let convolutionShape: String
         public let convolution: [ConvolutionResult]
         public let batch: Int
+        public let evaluationBatch: Int
         public let inputShape: [Int]
         public let models: [ModelResult]
 
@@ -53,6 +61,17 @@ public struct EngineBenchmark {
                 lines.append(pad(m.model, 13) + pad(format(m.imagesPerSecond, 1), 10) + pad(format(m.millisecondsPerStep, 2), 10)
                              + pad(format(m.forwardMFLOPsPerImage, 1), 11) + pad(format(m.trainingGFLOPs, 1), 9)
                              + format(100 * m.fractionOfPeak, 1) + "%")
+            }
+            lines += ["", "evaluation (forward only), batch \(evaluationBatch); training images/s repeated for comparison",
+                      pad("model", 13) + pad("train/s", 10) + pad("layers/s", 10) + pad("folded/s", 10) + pad("int8/s", 10)
+                          + pad("fold ms", 9) + pad("10k images", 11) + "folded vs layers"]
+            for m in models {
+                let tenThousand = 10_000 / m.foldedImagesPerSecond + m.foldMilliseconds / 1e3
+                lines.append(pad(m.model, 13) + pad(format(m.imagesPerSecond, 1), 10)
+                             + pad(format(m.evaluationImagesPerSecond, 1), 10) + pad(format(m.foldedImagesPerSecond, 1), 10)
+                             + pad(format(m.int8FoldedImagesPerSecond, 1), 10) + pad(format(m.foldMilliseconds, 1), 9)
+                             + pad(format(tenThousand, 2) + " s", 11)
+                             + format(m.foldedImagesPerSecond / m.evaluationImagesPerSecond, 2) + "×")
             }
             return lines.joined(separator: "\n")
         }
@@ -87,7 +106,7 @@ public struct EngineBenchmark {
     }
 
     public func run(models: [String], inputShape: [Int], batch: Int, steps: Int, convolutionChannels: Int,
-                    convolutionSize: Int, progress: (String) -> Void) throws -> Report {
+                    convolutionSize: Int, evaluationBatch: Int, progress: (String) -> Void) throws -> Report {
         progress("measuring fp32 peak…")
         let (peak, threads) = measurePeak()
 
@@ -126,14 +145,32 @@ public struct EngineBenchmark {
             let labels = (0..<batch).map { Int32($0 % 10) }
             let seconds = try median(repeats: steps) { try trainer.step(images: images, labels: labels) }
             let trainingFLOPs = 3 * Double(model.forwardFLOPsPerImage) * Double(batch)
+
+            progress("measuring \(name) evaluation…")
+            let evaluationImages = try Tensor(zeros: [evaluationBatch] + inputShape, context: context)
+            try evaluationImages.assign((0..<evaluationImages.count).map { Float(($0 * 31) % 255) / 128 - 1 })
+            let layers = try median(repeats: steps) { _ = try model.forward(evaluationImages, phase: .evaluation) }
+            let foldStart = DispatchTime.now().uptimeNanoseconds
+            let folded = try FoldedInference(model: model, precision: .fp32)
+            _ = try folded.logits(evaluationImages)  // the first call builds the primitives
+            try context.wait()
+            let foldSeconds = Double(DispatchTime.now().uptimeNanoseconds - foldStart) / 1e9 - layers
+            let foldedSeconds = try median(repeats: steps) { _ = try folded.logits(evaluationImages) }
+            let int8 = try FoldedInference(model: model, precision: .int8)
+            try int8.calibrate(on: images)
+            let int8Seconds = try median(repeats: steps) { _ = try int8.logits(evaluationImages) }
             results.append(ModelResult(
                 model: name, imagesPerSecond: Double(batch) / seconds, millisecondsPerStep: seconds * 1e3,
                 forwardMFLOPsPerImage: Double(model.forwardFLOPsPerImage) / 1e6, trainingGFLOPs: trainingFLOPs / seconds / 1e9,
-                fractionOfPeak: trainingFLOPs / seconds / 1e9 / peak))
+                fractionOfPeak: trainingFLOPs / seconds / 1e9 / peak,
+                evaluationImagesPerSecond: Double(evaluationBatch) / layers,
+                foldedImagesPerSecond: Double(evaluationBatch) / foldedSeconds,
+                int8FoldedImagesPerSecond: Double(evaluationBatch) / int8Seconds, foldMilliseconds: max(0, foldSeconds) * 1e3))
         }
         return Report(threads: threads, peakGFLOPs: peak,
                       convolutionShape: "\(convolutionChannels)→\(convolutionChannels), \(convolutionSize)×\(convolutionSize), batch \(batch)",
-                      convolution: convolution, batch: batch, inputShape: inputShape, models: results)
+                      convolution: convolution, batch: batch, evaluationBatch: evaluationBatch, inputShape: inputShape,
+                      models: results)
     }
 }
 
