@@ -269,7 +269,10 @@ public struct HDF5Attributes {
             try check(H5Tset_size(memoryType.id, chdf5_H5T_VARIABLE()), call: "H5Tset_size", at: site)
             try check(H5Tset_cset(memoryType.id, H5Tget_cset(type.id)), call: "H5Tset_cset", at: site)
             var pointer: UnsafeMutablePointer<CChar>? = nil
-            try check(H5Aread(attribute.id, memoryType.id, &pointer), call: "H5Aread", at: site, reason: reason)
+            try AllocationGuard.limited {
+                _ = try check(H5Aread(attribute.id, memoryType.id, &pointer), call: "H5Aread", at: site,
+                              reason: reason)
+            }
             defer { H5Dvlen_reclaim(memoryType.id, space.id, chdf5_H5P_DEFAULT(), &pointer) }
             return pointer.map { String(cString: $0) } ?? ""
         }

@@ -46,6 +46,15 @@ struct FuzzRegressionTests {
         #expect("\(error)".contains("length 4177526772") && "\(error)".contains("holds 12 bytes"), "\(error)")
     }
 
+    @Test("A string whose stored length and address are both damaged fails in libhdf5's allocation, quickly, as damaged")
+    func vlenLengthWithDamagedAddress() throws {
+        let path = Self.crashInput("FuzzResultsFile-oom-bad-address.h5")
+        try #require(FileManager.default.fileExists(atPath: path), "missing \(path)")
+        let error = try #require(throws: HDF5Error.self) { _ = try ResultsFile(path: path, access: .readOnly).createdBy() }
+        #expect(error.kind == .damaged)
+        #expect("\(error)".contains("longer than 1 GiB") && "\(error)".contains("created_by"), "\(error)")
+    }
+
     @Test("Raw data that happens to contain the global heap signature does not make a sound file look damaged")
     func heapSignatureInRawDataIsIgnored() throws {
         try withTemporaryDirectory { directory in

@@ -80,7 +80,10 @@ extension HDF5Dataset {
         try check(H5Tset_size(memoryType.id, chdf5_H5T_VARIABLE()), call: "H5Tset_size", at: site)
         try check(H5Tset_cset(memoryType.id, H5Tget_cset(type.id)), call: "H5Tset_cset", at: site)
         var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
-        try check(H5Aread(attribute.id, memoryType.id, &pointers), call: "H5Aread", at: site, reason: reason)
+        try AllocationGuard.limited {
+            _ = try check(H5Aread(attribute.id, memoryType.id, &pointers), call: "H5Aread", at: site,
+                          reason: reason)
+        }
         defer { H5Dvlen_reclaim(memoryType.id, space.id, chdf5_H5P_DEFAULT(), &pointers) }
         return pointers.map { $0.map { String(cString: $0) } ?? "" }
     }
