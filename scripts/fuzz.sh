@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 seconds=${1:-30}
 seed=${FUZZ_SEED:-1}
+# FUZZ_MAX_RUNS caps the executions per target (CI: the same prefix of the seeded run on fast and slow machines).
+max_runs=${FUZZ_MAX_RUNS:--1}
 [ $# -gt 0 ] && shift
 all_targets=(FuzzIDX FuzzCIFAR FuzzFEMNIST FuzzHDF5Dataset FuzzCampaign FuzzResultsFile)
 targets=("$@")
@@ -33,7 +35,7 @@ for target in "${targets[@]}"; do
     log="$work/$target/fuzz.log"
     status=0
     # -rss_limit_mb and -malloc_limit_mb make huge allocations count as crashes; -timeout makes hangs count.
-    "$bin/$target" "$corpus" -max_total_time="$seconds" -seed="$seed" -workers=1 -jobs=1 -timeout=10 -rss_limit_mb=2048 \
+    "$bin/$target" "$corpus" -max_total_time="$seconds" -seed="$seed" -runs="$max_runs" -workers=1 -jobs=1 -timeout=10 -rss_limit_mb=2048 \
         -malloc_limit_mb=1024 -max_len=16384 -print_final_stats=1 -artifact_prefix="$work/$target/artifacts/" >"$log" 2>&1 || status=$?
     done_line=$(grep -E '^#[0-9]+.*(DONE|pulse|NEW|REDUCE)' "$log" | tail -1 || true)
     execs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || true)
