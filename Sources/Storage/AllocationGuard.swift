@@ -9,8 +9,10 @@ import Foundation
 /// run with the soft address-space limit (RLIMIT_AS) set to the current size plus `allowance`: a larger request
 /// fails inside libhdf5, which reports a memory-allocation error, and the limit is restored afterwards.
 ///
-/// The limit is process-wide; string reads happen while a file is opened or listed, not during training, and the
-/// guards of concurrent readers are serialised by a lock.
+/// The limit is process-wide for the microseconds of the read: the guards of concurrent readers are serialised by a
+/// lock, but another thread that maps more than `allowance` in that moment would see its allocation fail. The
+/// campaign runner and the commands read files between training steps, never beside them; a program that trains
+/// on other threads while it reads results files shares that (small) risk.
 enum AllocationGuard {
     /// Headroom for one guarded read; strings in results and dataset files are far smaller.
     static let allowance = 1 << 30
