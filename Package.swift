@@ -41,7 +41,7 @@ let package = Package(
             ]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Platform"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "Platform", "Plugins", "NN"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "Platform", "Plugins", "NN", "CHDF5"]),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Platform", "NN"]),
         // The cocofl tool end to end: campaigns, resume after kill -9, one-line errors on bad input.
         .testTarget(name: "CommandTests", dependencies: ["cocofl", "Storage", "Plugins", "Platform", "NN"]),

@@ -4,8 +4,9 @@ import Foundation
 ///
 /// libhdf5 1.10.8 allocates and clears a variable-length value's stored length before it reads the value, and a
 /// damaged file can store any 32-bit length: found by scripts/fuzz.sh (FuzzResultsFile), a 6 KB results file made
-/// a read of its 12-byte `created_by` string take 31 s and 8 GB. `GlobalHeapCheck` refuses such a length when the
-/// value names a real heap object; when the address is damaged too, only the allocation shows it. So string reads
+/// a read of its 12-byte `created_by` string take 31 s and 8 GB. `GlobalHeapCheck` refuses such a value when the
+/// file is opened, in every attribute it can parse (ObjectHeaderCheck.swift); this guard is the second line for
+/// those it cannot (dense attribute storage, shared messages, values nested in compound types). So string reads
 /// run with the soft address-space limit (RLIMIT_AS) set to the current size plus `allowance`: a larger request
 /// fails inside libhdf5, which reports a memory-allocation error, and the limit is restored afterwards.
 ///

@@ -62,15 +62,14 @@ public final class HDF5File {
                     .notHDF5File, call: call,
                     reason: "the file is not an HDF5 file (it was left unchanged); check the path")
             }
-            if let damage = GlobalHeapCheck.damage(path: path) {
-                throw site.error(
-                    .damaged, call: call,
-                    reason: "the file is damaged and was not opened (\(damage)); restore it from a copy, or re-run "
-                        + "what wrote it")
+            let heaps = GlobalHeapCheck(path: path)
+            if let damage = heaps?.damage {
+                throw site.error(.damaged, call: call, reason: HDF5File.damageReason(damage))
             }
             let flags = mode == .readOnly ? chdf5_H5F_ACC_RDONLY() : chdf5_H5F_ACC_RDWR()
+            let fileID: hid_t
             do {
-                id = try check(
+                fileID = try check(
                     H5Fopen(path, flags, chdf5_H5P_DEFAULT()), call: "H5Fopen", at: site,
                     reason: "the file could not be opened; it may be truncated or damaged")
             } catch let error as HDF5Error where error.stack.contains(where: { $0.contains("unable to lock file") }) {
@@ -83,6 +82,12 @@ public final class HDF5File {
                         + "flushed so far; a read can fail while a round is being written)",
                     stack: error.stack)
             }
+            // Before anything reads a string: libhdf5 follows a damaged heap reference through a wild pointer.
+            if let damage = heaps?.referenceCheck(fileID: fileID).damage {
+                H5Fclose(fileID)
+                throw site.error(.damaged, call: call, reason: HDF5File.damageReason(damage))
+            }
+            id = fileID
         }
         self.path = path
         self.mode = mode
@@ -140,6 +145,10 @@ public final class HDF5File {
             throw site(object: object).error(
                 .invalidRequest, call: call, reason: "the file is open read-only; open it with .readWrite to change it")
         }
+    }
+
+    private static func damageReason(_ damage: String) -> String {
+        "the file is damaged and was not opened (\(damage)); restore it from a copy, or re-run what wrote it"
     }
 
     private static func creationHint(path: String) -> String {

@@ -46,13 +46,27 @@ struct FuzzRegressionTests {
         #expect("\(error)".contains("length 4177526772") && "\(error)".contains("holds 12 bytes"), "\(error)")
     }
 
-    @Test("A string whose stored length and address are both damaged fails in libhdf5's allocation, quickly, as damaged")
+    @Test("A string whose stored length and address are both damaged is refused when the file is opened")
     func vlenLengthWithDamagedAddress() throws {
         let path = Self.crashInput("FuzzResultsFile-oom-bad-address.h5")
         try #require(FileManager.default.fileExists(atPath: path), "missing \(path)")
-        let error = try #require(throws: HDF5Error.self) { _ = try ResultsFile(path: path, access: .readOnly).createdBy() }
+        let error = try #require(throws: HDF5Error.self) { _ = try ResultsFile(path: path, access: .readOnly) }
         #expect(error.kind == .damaged)
-        #expect("\(error)".contains("longer than 1 GiB") && "\(error)".contains("created_by"), "\(error)")
+        #expect("\(error)".contains("attribute 'created_by' of '/'") && "\(error)".contains("no global heap collection"),
+                "\(error)")
+    }
+
+    @Test("A string naming an object its heap collection does not hold is refused, not read through a wild pointer")
+    func vlenIndexOfAMissingObject() throws {
+        let path = Self.crashInput("FuzzResultsFile-segv-missing-object.h5")
+        try #require(FileManager.default.fileExists(atPath: path), "missing \(path)")
+        for access in [ResultsFile.Access.readOnly, .createOrAppend(toolVersion: "0.1.0")] {
+            let error = try #require(throws: HDF5Error.self) { _ = try ResultsFile(path: path, access: access) }
+            #expect(error.kind == .damaged)
+            #expect("\(error)".contains(path) && "\(error)".contains("attribute 'created_by' of '/'")
+                        && "\(error)".contains("names object 4278190081") && "\(error)".contains("holds objects 1"),
+                    "\(error)")
+        }
     }
 
     @Test("Raw data that happens to contain the global heap signature does not make a sound file look damaged")
