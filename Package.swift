@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "NN", targets: ["NN"]),
         .library(name: "Platform", targets: ["Platform"]),
         .library(name: "Storage", targets: ["Storage"]),
+        .library(name: "Experiments", targets: ["Experiments"]),
     ],
     dependencies: [
         // The plugin API is a dynamic library of its own package, so that host and plugins share one copy of the
@@ -33,15 +34,18 @@ let package = Package(
             dependencies: ["NN", "CZlib", "CKernels", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Plugins", dependencies: ["NN", "Platform"]),
         .target(name: "Storage", dependencies: ["CHDF5", "CKernels", "NN", "Platform"]),
+        // Above Platform and Storage: campaigns, the recording of runs, checkpoint evaluation, profile acquisition.
+        .target(name: "Experiments", dependencies: ["NN", "Platform", "Storage"]),
         .executableTarget(
             name: "cocofl",
             dependencies: [
-                "NN", "Platform", "Plugins", "Storage",
+                "NN", "Platform", "Plugins", "Storage", "Experiments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Platform"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Platform", "Plugins", "NN", "CHDF5"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Storage", "Platform", "Plugins", "NN"]),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Platform", "NN"]),
         // The cocofl tool end to end: campaigns, resume after kill -9, one-line errors on bad input.
         .testTarget(name: "CommandTests", dependencies: ["cocofl", "Storage", "Plugins", "Platform", "NN"]),

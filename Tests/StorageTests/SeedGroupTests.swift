@@ -40,7 +40,7 @@ struct SeedGroupTests {
             let name = "\(strategy)-fashion-mnist-resnet8-a\(alpha)-s\(seed)"
             let record = try results.createRun(name, specification: RunSpecification(
                 strategy: strategy, dataset: "fashion-mnist", model: "resnet8", seed: Int64(seed),
-                configuration: try RunRecorder.json(configuration), toolVersion: "test"))
+                configuration: try RunRecord.configurationJSON(configuration), toolVersion: "test"))
             try record.appendMetrics(round: 1, values: ["accuracy": final + 0.01, "accuracy_strong": final + 0.02,
                                                         "accuracy_weak": final - 0.02, "group_gap": 0.04])
             try record.appendMetrics(round: 2, values: ["accuracy": final, "accuracy_strong": final + 0.03,

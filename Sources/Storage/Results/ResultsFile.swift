@@ -168,13 +168,13 @@ public final class ResultsFile {
 }
 
 /// The fixed names of the results layout (docs/hdf5-layout.md).
-enum ResultsLayout {
-    static let runs = "/runs"
-    static let profiles = "/profiles"
-    static let metrics = "metrics"
-    static let checkpoints = "checkpoints"
-    static let devices = "devices"
-    static let runProfile = "profile"
-    static let roundMetric = "round"
-    static let checkpointPrefix = "round_"
+public enum ResultsLayout {
+    public static let runs = "/runs"
+    public static let profiles = "/profiles"
+    public static let metrics = "metrics"
+    public static let checkpoints = "checkpoints"
+    public static let devices = "devices"
+    public static let runProfile = "profile"
+    public static let roundMetric = "round"
+    public static let checkpointPrefix = "round_"
 }

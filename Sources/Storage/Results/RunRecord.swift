@@ -192,7 +192,7 @@ public final class RunRecord {
     static let metricChunkLength = 256
 
     /// An error about an object of this run; `relativePath` nil means the run's group.
-    func error(_ kind: ResultsError.Kind, at relativePath: String? = nil, _ reason: String) -> ResultsError {
+    public func error(_ kind: ResultsError.Kind, at relativePath: String? = nil, _ reason: String) -> ResultsError {
         results.error(kind, at: relativePath.map { ResultsNames.join(path, $0) } ?? path, reason)
     }
 

@@ -1,3 +1,4 @@
+import Experiments
 import Foundation
 import NN
 import Platform
@@ -53,7 +54,10 @@ struct CheckpointEvaluationTests {
 
     @Test("Stored checkpoints evaluate to the metrics the run recorded; a missing round lists the available ones")
     func reproducesRecordedMetrics() throws {
-        try withTemporaryDirectory { directory in
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ExperimentsTests-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        do {
             let path = directory.appendingPathComponent("results.h5").path
             try Self.recordRun(at: path)
             let results = try ResultsFile(path: path, access: .readOnly)

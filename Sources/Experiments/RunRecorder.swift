@@ -1,6 +1,7 @@
 import Foundation
 import NN
 import Platform
+import Storage
 
 /// Writes one simulated run into a results file as it goes: metadata and status (`running` until it completes or
 /// fails), the device table, one metrics row per round flushed after the round, and checkpoints in PyTorch names
@@ -14,7 +15,7 @@ public final class RunRecorder {
         let configuration = simulation.configuration
         record = try results.createRun(name, specification: RunSpecification(
             strategy: configuration.strategy, dataset: configuration.dataset, model: configuration.model,
-            seed: Int64(bitPattern: configuration.seed), configuration: try Self.json(configuration), toolVersion: toolVersion))
+            seed: Int64(bitPattern: configuration.seed), configuration: try RunRecord.configurationJSON(configuration), toolVersion: toolVersion))
         self.checkpointInterval = max(1, checkpointInterval)
         let groups = simulation.population.mix.groups.map(\.name)
         try record.writeDevices(DeviceTable(devices: (0..<simulation.population.deviceCount).map { device in
@@ -35,13 +36,6 @@ public final class RunRecorder {
         try record.discardMetrics(afterRound: round)
         try record.discardCheckpoints(afterRound: round)
         try record.setStatus(.running)
-    }
-
-    /// The resolved configuration as the JSON the run group stores.
-    public static func json(_ configuration: RunConfiguration) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(configuration), as: UTF8.self)
     }
 
     /// The resume state of a checkpoint written by this recorder; throws, naming the attribute, when it lacks one.

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import NN
 import Platform
+import Storage
 
 /// Something the campaign runner reports while it works, for progress displays.
 public enum CampaignEvent: Sendable {
