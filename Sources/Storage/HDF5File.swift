@@ -63,7 +63,8 @@ public final class HDF5File {
                     reason: "the file is not an HDF5 file (it was left unchanged); check the path")
             }
             let heaps = GlobalHeapCheck(path: path)
-            if let damage = heaps?.damage {
+            let checked = heaps?.damage == nil ? heaps?.checkBeforeOpening() : nil
+            if let damage = heaps?.damage ?? checked?.damage {
                 throw site.error(.damaged, call: call, reason: HDF5File.damageReason(damage))
             }
             let flags = mode == .readOnly ? chdf5_H5F_ACC_RDONLY() : chdf5_H5F_ACC_RDWR()
@@ -82,8 +83,9 @@ public final class HDF5File {
                         + "flushed so far; a read can fail while a round is being written)",
                     stack: error.stack)
             }
-            // Before anything reads a string: libhdf5 follows a damaged heap reference through a wild pointer.
-            if let damage = heaps?.referenceCheck(fileID: fileID).damage {
+            // Before anything reads a string (when the walk above did not cover the file's layout): libhdf5 follows
+            // a damaged heap reference through a wild pointer.
+            if checked == nil, let damage = heaps?.referenceCheck(fileID: fileID).damage {
                 H5Fclose(fileID)
                 throw site.error(.damaged, call: call, reason: HDF5File.damageReason(damage))
             }

@@ -23,23 +23,41 @@ extension GlobalHeapCheck {
         var damage: String? = nil
     }
 
-    /// Checks every attribute value of a variable-length type; `fileID` is the file opened from this image.
+    /// The checks that need no libhdf5, run before H5Fopen: the group walk (GroupStructureCheck.swift) and, when
+    /// it covers the file's layout, every attribute value of the objects it found; nil when the layout needs
+    /// libhdf5's own traversal, through `referenceCheck(fileID:)` once the file is open.
+    func checkBeforeOpening() -> ReferenceCheck? {
+        image.withUnsafeBytes { raw -> ReferenceCheck? in
+            let reader = ByteReader(bytes: raw.bindMemory(to: UInt8.self))
+            switch Self.structure(reader) {
+            case .damaged(let problem): return ReferenceCheck(damage: problem)
+            case .unsupported: return nil
+            case .objects(let objects): return check(objects, reader: reader)
+            }
+        }
+    }
+
+    /// Checks every attribute value of a variable-length type of the objects libhdf5 reaches; `fileID` is the file
+    /// opened from this image.
     func referenceCheck(fileID: hid_t) -> ReferenceCheck {
         let objects = Self.reachableObjects(fileID: fileID)
         return image.withUnsafeBytes { raw -> ReferenceCheck in
-            let reader = ByteReader(bytes: raw.bindMemory(to: UInt8.self))
-            var check = ReferenceCheck()
-            for object in objects {
-                for attribute in reader.attributeMessages(header: object.address) {
-                    check.checkedValues += attribute.valueCount
-                    if let problem = damage(of: attribute, reader: reader) {
-                        check.damage = "attribute '\(attribute.name)' of '\(object.path)' \(problem)"
-                        return check
-                    }
+            check(objects, reader: ByteReader(bytes: raw.bindMemory(to: UInt8.self)))
+        }
+    }
+
+    private func check(_ objects: [Object], reader: ByteReader) -> ReferenceCheck {
+        var check = ReferenceCheck()
+        for object in objects {
+            for attribute in reader.attributeMessages(header: object.address) {
+                check.checkedValues += attribute.valueCount
+                if let problem = damage(of: attribute, reader: reader) {
+                    check.damage = "attribute '\(attribute.name)' of '\(object.path)' \(problem)"
+                    return check
                 }
             }
-            return check
         }
+        return check
     }
 
     private func damage(of attribute: AttributeMessage, reader: ByteReader) -> String? {
@@ -67,18 +85,13 @@ extension GlobalHeapCheck {
         return nil
     }
 
-    private struct Object {
-        let path: String
-        let address: Int
-    }
-
     private final class VisitedObjects {
         var objects: [Object] = []
     }
 
     /// Every object reachable from the root group, with the address of its header; what libhdf5 could not visit
     /// of a damaged file is left out (reading it then fails in libhdf5).
-    private static func reachableObjects(fileID: hid_t) -> [Object] {
+    static func reachableObjects(fileID: hid_t) -> [Object] {
         let visited = VisitedObjects()
         let status = H5Ovisit2(
             fileID, H5_INDEX_NAME, H5_ITER_NATIVE,
@@ -96,7 +109,7 @@ extension GlobalHeapCheck {
     }
 }
 
-private enum Limits {
+enum Limits {
     /// Bytes of a stored variable-length value with 8-byte addresses: length (4), collection address (8), index (4).
     static let storedValueSize = 16
     /// Header and continuation blocks followed per object: far more than any sound file has; a bound against loops.
@@ -104,7 +117,7 @@ private enum Limits {
 }
 
 /// An attribute message of a variable-length type: where its stored values are.
-private struct AttributeMessage {
+struct AttributeMessage {
     let name: String
     /// Bytes of one element of the base type (1 for strings).
     let baseSize: Int
@@ -114,7 +127,7 @@ private struct AttributeMessage {
 
 /// Bounds-checked little-endian reads of the file's bytes and the object header layout (HDF5 file format
 /// specification 3.0, sections IV.A.1 and IV.A.2).
-private struct ByteReader {
+struct ByteReader {
     let bytes: UnsafeBufferPointer<UInt8>
 
     func integer(at offset: Int, count: Int) -> UInt64? {
@@ -143,20 +156,23 @@ private struct ByteReader {
         return found
     }
 
-    /// Calls `body` with each message's type, flags and data, following continuation messages (type 0x0010).
-    private func forEachMessage(header: Int, _ body: (Int, UInt8, Range<Int>) -> Void) {
+    /// Calls `body` with each message's type, flags and data, following continuation messages (type 0x0010) that
+    /// lie inside the file; returns what is wrong when one is at 2⁶³ or more, where libhdf5's bound checks wrap
+    /// around, else nil.
+    @discardableResult
+    func forEachMessage(header: Int, _ body: (Int, UInt8, Range<Int>) -> Void) -> String? {
         var blocks: [(start: Int, end: Int, version: Int)] = []
         var version2Flags: UInt8 = 0
         if integer(at: header, count: 4) == UInt64(0x5244_484F) {  // "OHDR"
-            guard byte(at: header + 4) == 2, let flags = byte(at: header + 5) else { return }
+            guard byte(at: header + 4) == 2, let flags = byte(at: header + 5) else { return nil }
             version2Flags = flags
             var cursor = header + 6 + (flags & 0x20 != 0 ? 16 : 0) + (flags & 0x10 != 0 ? 4 : 0)
             let sizeBytes = 1 << Int(flags & 0x03)
-            guard let size = int(at: cursor, count: sizeBytes) else { return }
+            guard let size = int(at: cursor, count: sizeBytes) else { return nil }
             cursor += sizeBytes
             blocks.append((cursor, cursor + size, 2))
         } else {
-            guard byte(at: header) == 1, let size = int(at: header + 8, count: 4) else { return }
+            guard byte(at: header) == 1, let size = int(at: header + 8, count: 4) else { return nil }
             blocks.append((header + 16, header + 16 + size, 1))
         }
         var seen: Set<Int> = []
@@ -174,18 +190,20 @@ private struct ByteReader {
                 if block.version == 1 {
                     guard let t = int(at: cursor, count: 2), let s = int(at: cursor + 2, count: 2),
                         let f = byte(at: cursor + 4)
-                    else { return }
+                    else { return nil }
                     (type, size, flags) = (t, s, f)
                 } else {
                     guard let t = byte(at: cursor), let s = int(at: cursor + 1, count: 2), let f = byte(at: cursor + 3)
-                    else { return }
+                    else { return nil }
                     (type, size, flags) = (Int(t), s, f)
                 }
                 let data = cursor + prefix
                 guard data + size <= block.end else { break }
-                if type == 0x0010, let offset = int(at: data, count: 8), let length = int(at: data + 8, count: 8),
-                    length <= bytes.count
-                {
+                if type == 0x0010, let address = integer(at: data, count: 8), let extent = integer(at: data + 8, count: 8) {
+                    guard address <= UInt64(Int.max), extent <= UInt64(Int.max) else {
+                        return "its header continues at byte \(address) for \(extent) bytes, outside any file"
+                    }
+                    let (offset, length) = (Int(address), Int(extent))
                     // Version-2 continuation blocks start with "OCHK" and end with a checksum.
                     if block.version == 1 {
                         blocks.append((offset, offset + length, 1))
@@ -197,6 +215,7 @@ private struct ByteReader {
                 cursor = data + size
             }
         }
+        return nil
     }
 
     /// The attribute message in `data` when its type is variable-length (class 9), or nil.

@@ -69,6 +69,16 @@ struct FuzzRegressionTests {
         }
     }
 
+    @Test("A group whose B-tree and local heap are at addresses past 2⁶³ is refused before libhdf5 walks through them")
+    func groupHeapOutsideTheFile() throws {
+        let path = Self.crashInput("FuzzResultsFile-segv-undefined-heap-address.h5")
+        try #require(FileManager.default.fileExists(atPath: path), "missing \(path)")
+        let error = try #require(throws: HDF5Error.self) { _ = try ResultsFile(path: path, access: .readOnly) }
+        #expect(error.kind == .damaged)
+        #expect("\(error)".contains(path) && "\(error)".contains("group '/profiles'")
+                    && "\(error)".contains("outside any file"), "\(error)")
+    }
+
     @Test("Raw data that happens to contain the global heap signature does not make a sound file look damaged")
     func heapSignatureInRawDataIsIgnored() throws {
         try withTemporaryDirectory { directory in

@@ -37,8 +37,11 @@ struct HeapReferenceCheckTests {
                 try file.attributes.set("s2", to: .string("after reopening"))
             }
             let file = try HDF5File(path: path, mode: .readOnly)
-            // Every string is checked: 20 on the root, 14 left on the group, 20 on the dataset.
-            #expect(try #require(GlobalHeapCheck(path: path)).referenceCheck(fileID: file.id).checkedValues == 54)
+            // Every string is checked: 20 on the root, 14 left on the group, 20 on the dataset; the walk before
+            // opening covers this layout (libhdf5's default, Storage's) and finds what libhdf5's traversal finds.
+            let heaps = try #require(GlobalHeapCheck(path: path))
+            #expect(heaps.checkBeforeOpening()?.checkedValues == 54)
+            #expect(heaps.referenceCheck(fileID: file.id).checkedValues == 54)
             let group = try file.rootGroup().openGroup("runs/a")
             for index in 0..<20 {
                 let name = "s\(index)"
@@ -59,7 +62,9 @@ struct HeapReferenceCheckTests {
             try writeLatestFormat(path: path, compact: 3, dense: 12)
             let file = try HDF5File(path: path, mode: .readOnly)
             // The root's compact attributes are in its version-2 header; the group's dense ones are not checked.
-            let check = try #require(GlobalHeapCheck(path: path)).referenceCheck(fileID: file.id)
+            let heaps = try #require(GlobalHeapCheck(path: path))
+            #expect(heaps.checkBeforeOpening() == nil, "a version-3 superblock is left to libhdf5's traversal")
+            let check = heaps.referenceCheck(fileID: file.id)
             #expect(check.checkedValues == 3 && check.damage == nil)
             for index in 0..<3 {
                 #expect(try file.attributes.string("c\(index)") == "compact \(index)")
@@ -68,6 +73,36 @@ struct HeapReferenceCheckTests {
             for index in 0..<12 {
                 #expect(try group.attributes.string("d\(index)") == "dense \(index)")
             }
+        }
+    }
+
+    @Test("The group walk before opening finds every object libhdf5's traversal finds, at the same addresses")
+    func groupWalkMatchesLibhdf5() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("tree.h5").path
+            do {
+                // 300 groups: several symbol table nodes under a B-tree of two levels.
+                let file = try HDF5File(path: path, mode: .truncate)
+                let runs = try file.rootGroup().createGroup("runs")
+                for index in 0..<300 {
+                    let run = try runs.createGroup("run \(index)")
+                    if index % 50 == 0 {
+                        try run.createGroup("checkpoints/round_1").createDataset("w", values: [Float(index)], shape: [1])
+                    }
+                }
+                try file.attributes.set("created_by", to: .string("test"))
+            }
+            let heaps = try #require(GlobalHeapCheck(path: path))
+            guard case .objects(let walked) = heaps.image.withUnsafeBytes({
+                GlobalHeapCheck.structure(ByteReader(bytes: $0.bindMemory(to: UInt8.self)))
+            }) else {
+                Issue.record("the walk did not cover a file Storage wrote")
+                return
+            }
+            let file = try HDF5File(path: path, mode: .readOnly)
+            let visited = GlobalHeapCheck.reachableObjects(fileID: file.id)
+            #expect(walked.count == 1 + 1 + 300 + 6 * 3)
+            #expect(Set(walked.map { "\($0.path)@\($0.address)" }) == Set(visited.map { "\($0.path)@\($0.address)" }))
         }
     }
 
