@@ -168,7 +168,7 @@ struct ByteReader {
             version2Flags = flags
             var cursor = header + 6 + (flags & 0x20 != 0 ? 16 : 0) + (flags & 0x10 != 0 ? 4 : 0)
             let sizeBytes = 1 << Int(flags & 0x03)
-            guard let size = int(at: cursor, count: sizeBytes) else { return nil }
+            guard let size = int(at: cursor, count: sizeBytes), size <= bytes.count - cursor else { return nil }
             cursor += sizeBytes
             blocks.append((cursor, cursor + size, 2))
         } else {
@@ -202,6 +202,12 @@ struct ByteReader {
                 if type == 0x0010, let address = integer(at: data, count: 8), let extent = integer(at: data + 8, count: 8) {
                     guard address <= UInt64(Int.max), extent <= UInt64(Int.max) else {
                         return "its header continues at byte \(address) for \(extent) bytes, outside any file"
+                    }
+                    // One beyond the end of the file is libhdf5's to report.
+                    guard address < UInt64(bytes.count), extent <= UInt64(bytes.count) - address else {
+                        body(type, flags, data..<(data + size))
+                        cursor = data + size
+                        continue
                     }
                     let (offset, length) = (Int(address), Int(extent))
                     // Version-2 continuation blocks start with "OCHK" and end with a checksum.

@@ -79,6 +79,20 @@ struct FuzzRegressionTests {
                     && "\(error)".contains("outside any file"), "\(error)")
     }
 
+    @Test("An object header continuing at a huge in-range address is skipped by the walk, not an overflow trap")
+    func continuationPastTheEnd() throws {
+        let path = Self.crashInput("FuzzResultsFile-trap-continuation-overflow.h5")
+        try #require(FileManager.default.fileExists(atPath: path), "missing \(path)")
+        // Whatever libhdf5 then makes of the file, opening and listing it ends in a value or an error, in this process.
+        do {
+            let results = try ResultsFile(path: path, access: .readOnly)
+            _ = try? results.runs()
+            _ = try? results.profiledModels()
+        } catch {
+            #expect("\(error)".contains(path), "\(error)")
+        }
+    }
+
     @Test("Raw data that happens to contain the global heap signature does not make a sound file look damaged")
     func heapSignatureInRawDataIsIgnored() throws {
         try withTemporaryDirectory { directory in
