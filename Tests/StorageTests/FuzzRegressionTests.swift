@@ -93,6 +93,15 @@ struct FuzzRegressionTests {
         }
     }
 
+    @Test("A superblock whose driver information block declares 1.7 GB is refused, not read and cleared in memory")
+    func driverInformationLargerThanTheFile() throws {
+        let path = Self.crashInput("FuzzResultsFile-slow-driver-info-size.h5")
+        try #require(FileManager.default.fileExists(atPath: path), "missing \(path)")
+        let error = try #require(throws: HDF5Error.self) { _ = try ResultsFile(path: path, access: .readOnly) }
+        #expect(error.kind == .damaged)
+        #expect("\(error)".contains("driver information block at byte 899 declares 1701995264 bytes"), "\(error)")
+    }
+
     @Test("Raw data that happens to contain the global heap signature does not make a sound file look damaged")
     func heapSignatureInRawDataIsIgnored() throws {
         try withTemporaryDirectory { directory in
