@@ -81,7 +81,7 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print one JSON object per round instead of text.")
     var json = false
 
-    @Option(help: "Also write the run into this HDF5 results file (created if missing; see docs/hdf5-layout.md).")
+    @Option(help: "Also write the run into this HDF5 results file (created if missing; see docs/hdf5-layout.md). Run again, the same command resumes an unfinished run from its newest checkpoint and skips a complete one.")
     var out: String?
 
     @Option(help: "Run name inside the results file (default: STRATEGY-MODEL-aALPHA-sSEED).")
@@ -90,7 +90,11 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Write a checkpoint every k rounds (and after the last).")
     var checkpointEvery = 10
 
-    @Flag(help: "With --out: exit successfully without running if the file already holds this run, complete.")
+    @Flag(help: "With --out: run again from round 0, replacing a run of the same name (other runs are left alone).")
+    var restart = false
+
+    /// Kept so that scripts written for earlier versions still parse: a complete run is now always skipped.
+    @Flag(help: .hidden)
     var skipComplete = false
 
     func runConfiguration() throws -> RunConfiguration {
@@ -138,59 +142,97 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let configuration = try runConfiguration()
         let catalog = try plugins.strategies().catalog
-        // Open the output first: a bad path fails before minutes of profiling, and never overwrites other files.
-        let results = try out.map { try ResultsFile(path: $0, access: .createOrAppend(toolVersion: toolVersion)) }
-        let runName = name ?? "\(strategy)-\(model)-a\(alpha)-s\(seed)"
-        if let results, let out, try results.containsRun(runName) {
-            let record = try results.openRun(runName)
-            let summary = try record.summary()
-            let stored = try? JSONDecoder().decode(RunConfiguration.self, from: Data(record.metadata().specification.configuration.utf8))
-            if skipComplete && summary.status == .complete && stored == configuration {
-                standardError("run '\(runName)' in \(out) is already complete with this configuration; skipping")
-                return
-            }
-            let difference = stored == configuration ? "" : " with a different configuration"
-            throw ValidationError("\(out) already holds a run named '\(runName)'\(difference) (status \(summary.status.rawValue)); pass another --name or --out, or remove the file to start over")
-        }
         _ = try catalog.entry(id: configuration.strategy)
         var datasets = DatasetCatalog.standard
         try datasets.register(HDF5DatasetLoader())
-        let simulation = try Simulation(configuration: configuration, catalog: catalog, datasets: datasets, progress: standardError)
-        let recorder = try results.map {
-            try RunRecorder(results: $0, name: runName, simulation: simulation, checkpointInterval: checkpointEvery, toolVersion: toolVersion)
+        if let out {
+            try runRecorded(configuration, into: out, catalog: catalog, datasets: datasets)
+            return
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        var uploadTotal = 0
-        var secondsTotal = 0.0
+        let simulation = try Simulation(configuration: configuration, catalog: catalog, datasets: datasets, progress: standardError)
+        var totals = Totals()
         let signals = StopSignals()
         simulation.stopRequested = { signals.requested }
         do {
-            try simulate(simulation, recorder: recorder, encoder: encoder, uploadTotal: &uploadTotal, secondsTotal: &secondsTotal)
+            try simulation.run { try report($0, totals: &totals) }
         } catch let interruption as RunInterrupted {
-            try recorder?.interrupt(simulation)
-            standardError("interrupted after round \(interruption.completedRounds) of \(configuration.rounds)"
-                          + (out.map { "; '\(runName)' in \($0) is checkpointed there with status interrupted" } ?? ""))
+            standardError("interrupted after round \(interruption.completedRounds) of \(configuration.rounds)")
             throw ExitCode(signals.exitStatus ?? 130)
-        } catch {
-            try? recorder?.fail(error)
-            throw error
         }
-        try recorder?.complete()
-        if let out { standardError("wrote run '\(runName)' to \(out)") }
-        standardError(String(format: "done: %d rounds, %.1f MB uploaded, %.2f s per round", configuration.rounds,
-                             Double(uploadTotal) / 1e6, secondsTotal / Double(configuration.rounds)))
+        finish(totals)
     }
 
-    private func simulate(_ simulation: Simulation, recorder: RunRecorder?, encoder: JSONEncoder,
-                          uploadTotal: inout Int, secondsTotal: inout Double) throws {
-        try simulation.run { metrics in
-            try recorder?.append(metrics, simulation: simulation)
-            uploadTotal += metrics.uploadBytes
-            secondsTotal += metrics.seconds
-            // Unbuffered, so that a pipe sees every round as it completes.
-            standardOutput(json ? String(decoding: try encoder.encode(metrics), as: UTF8.self) : Self.line(metrics))
+    /// `--out`: the run as a one-run campaign through the campaign runner, so that it resumes from its newest
+    /// checkpoint when run again, is skipped when complete, and is recorded `failed` or `interrupted` like any
+    /// campaign run; the per-round lines are the same as without a file.
+    private func runRecorded(_ configuration: RunConfiguration, into out: String, catalog: StrategyCatalog,
+                             datasets: DatasetCatalog) throws {
+        let runName = name ?? "\(strategy)-\(model)-a\(alpha)-s\(seed)"
+        let runner = CampaignRunner(
+            runs: [CampaignRun(name: runName, configuration: configuration, checkpointInterval: checkpointEvery)],
+            catalog: catalog, datasets: datasets, toolVersion: toolVersion, restart: restart)
+        // Everything checkable is checked before the file is created or opened; a bad path then fails before
+        // minutes of profiling, and never overwrites other files.
+        try runner.validate(progress: standardError)
+        let results = try ResultsFile(path: out, access: .createOrAppend(toolVersion: toolVersion))
+        try runner.plan(results: results)
+        let signals = StopSignals()
+        runner.stopRequested = { signals.requested }
+        var totals = Totals()
+        var reportError: Error?
+        let outcome: CampaignOutcome
+        do {
+            outcome = try runner.run(into: results) { event in
+                switch event {
+                case .message(let text): standardError(text)
+                case .skipped: standardError("run '\(runName)' in \(out) is already complete with this configuration; skipping")
+                case .starting(_, _, _, let after?): standardError("resuming '\(runName)' in \(out) after round \(after)")
+                case .starting: break
+                case .round(_, _, _, let metrics, _, _):
+                    do { try report(metrics, totals: &totals) } catch { reportError = reportError ?? error }
+                case .finished: break
+                }
+            }
+        } catch let error as ResultsWriteError {
+            // HDF5 cannot close a file whose cache failed to flush (it crashes trying): leave at once, as
+            // `cocofl campaign` does; what was flushed before the failure is what the file keeps.
+            standardError("Error: \(error)")
+            _exit(1)
         }
+        if let reportError { throw reportError }
+        if let exitStatus = signals.exitStatus {
+            standardError((outcome.interrupted.map { "interrupted after round \($0.afterRound) of \(configuration.rounds); " } ?? "")
+                          + "'\(runName)' in \(out) is checkpointed there with status interrupted; resume with the same command")
+            throw ExitCode(exitStatus)
+        }
+        if let message = outcome.failed[runName] {
+            throw CampaignFailure(description: "\(message) (run '\(runName)' is recorded as failed in \(out); fix the cause "
+                                  + "and run the same command again to resume it)")
+        }
+        guard outcome.completed.contains(runName) else { return }
+        standardError("wrote run '\(runName)' to \(out)")
+        finish(totals)
+    }
+
+    private struct Totals {
+        var uploadBytes = 0
+        var seconds = 0.0
+        var rounds = 0
+    }
+
+    /// One round's line (or JSON object) on standard output, unbuffered so that a pipe sees every round as it ends.
+    private func report(_ metrics: RoundMetrics, totals: inout Totals) throws {
+        totals.uploadBytes += metrics.uploadBytes
+        totals.seconds += metrics.seconds
+        totals.rounds += 1
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        standardOutput(json ? String(decoding: try encoder.encode(metrics), as: UTF8.self) : Self.line(metrics))
+    }
+
+    private func finish(_ totals: Totals) {
+        standardError(String(format: "done: %d rounds, %.1f MB uploaded, %.2f s per round", totals.rounds,
+                             Double(totals.uploadBytes) / 1e6, totals.seconds / Double(max(totals.rounds, 1))))
     }
 
     static func line(_ m: RoundMetrics) -> String {

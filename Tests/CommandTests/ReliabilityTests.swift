@@ -90,6 +90,52 @@ struct ReliabilityTests {
         #expect(sameParameters, "the final checkpoints differ")
     }
 
+    @Test("cocofl run --out is a one-run campaign: SIGTERM checkpoints, the same command resumes bit-identically, then skips")
+    func runOutResumes() throws {
+        let directory = try TemporaryDirectory()
+        let arguments = ["run", "--strategy", "fedavg", "--rounds", "5", "--devices", "6", "--per-round", "2", "--alpha", "0.5",
+                         "--seed", "4", "--eval-every", "1", "--checkpoint-every", "4", "--train-subset", "600",
+                         "--test-subset", "200", "--lr", "0.05", "--bn-eval", "aggregated", "--name", Self.runName]
+        func roundLines(_ output: String) -> [String] { output.split(separator: "\n").map(String.init).filter { $0.hasPrefix("round ") } }
+        let reference = directory.path("reference.h5"), out = directory.path("stopped.h5")
+        let uninterrupted = try Tool.run(arguments + ["--out", reference])
+        try #require(uninterrupted.status == 0, "\(uninterrupted.error)")
+        #expect(roundLines(uninterrupted.output).count == 5, "\(uninterrupted.output)")
+
+        let launched = try Tool.launch(arguments + ["--out", out])
+        let printed = launched.readOutput(until: "round    2")
+        try #require(printed.contains("round    2"), "the run never printed round 2: \(printed)")
+        kill(launched.process.processIdentifier, SIGTERM)
+        let error = String(decoding: launched.errorPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        launched.process.waitUntilExit()
+        #expect(launched.process.terminationStatus == 128 + SIGTERM, "\(error)")
+        #expect(error.contains("checkpointed there with status interrupted; resume with the same command"), "\(error)")
+        let stopped = try Self.contents(of: out)
+        #expect(stopped.status == .interrupted)
+        let done = stopped.metrics["round"]?.count ?? 0
+        #expect(done >= 2 && done < 5, "rounds \(stopped.metrics["round"] ?? [])")
+
+        let resumed = try Tool.run(arguments + ["--out", out])
+        #expect(resumed.status == 0, "\(resumed.error)")
+        #expect(resumed.error.contains("resuming '\(Self.runName)' in \(out) after round \(done)"), "\(resumed.error)")
+        #expect(roundLines(resumed.output).count == 5 - done, "\(resumed.output)")
+        let (expected, finished) = (try Self.contents(of: reference), try Self.contents(of: out))
+        #expect(finished.status == .complete)
+        for name in Self.compared + ["round"] {
+            #expect(finished.metrics[name] == expected.metrics[name], "\(name): \(finished.metrics[name] ?? []) vs \(expected.metrics[name] ?? [])")
+        }
+        let sameParameters = finished.parameters == expected.parameters
+        #expect(sameParameters, "the final checkpoints differ")
+
+        let again = try Tool.run(arguments + ["--out", out])
+        #expect(again.status == 0 && roundLines(again.output).isEmpty, "\(again.output)")
+        #expect(again.error.contains("already complete with this configuration; skipping"), "\(again.error)")
+        let changed = try Tool.run(arguments + ["--out", out, "--lr", "0.1"])
+        expectOneLineError(changed, mentioning: ["different configuration", "--restart"])
+        let restarted = try Tool.run(arguments + ["--out", out, "--lr", "0.1", "--restart"])
+        #expect(restarted.status == 0 && roundLines(restarted.output).count == 5, "\(restarted.error)")
+    }
+
     @Test("A results file held open by a running campaign is reported as locked by that process, not damaged")
     func lockedByWriter() throws {
         let directory = try TemporaryDirectory()

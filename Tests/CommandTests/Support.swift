@@ -46,10 +46,15 @@ enum Tool {
         let errorPipe: Pipe
 
         /// Reads standard error until it contains `text` or the child closes it; returns what was read.
-        func readError(until text: String) -> String {
+        func readError(until text: String) -> String { read(errorPipe, until: text) }
+
+        /// Reads standard output until it contains `text` or the child closes it; returns what was read.
+        func readOutput(until text: String) -> String { read(outputPipe, until: text) }
+
+        private func read(_ pipe: Pipe, until text: String) -> String {
             var seen = ""
             while !seen.contains(text) {
-                let chunk = errorPipe.fileHandleForReading.availableData
+                let chunk = pipe.fileHandleForReading.availableData
                 if chunk.isEmpty { break }
                 seen += String(decoding: chunk, as: UTF8.self)
             }
