@@ -82,13 +82,12 @@ private struct GroupWalk {
     private func checkDriverInformation(at offset: Int) throws {
         guard let value = reader.integer(at: offset, count: 8), value != UInt64.max else { return }
         let what = "the superblock's driver information block"
-        guard let block = try address(at: offset, of: what, extent: 16) else { return }
-        guard let size = reader.integer(at: block + 4, count: 4), size <= UInt64(fileSize - block - 16) else {
-            throw StructureDamage(
-                description: "\(what) at byte \(block) declares "
-                    + "\(reader.integer(at: block + 4, count: 4).map(String.init) ?? "?") bytes, more than the file "
-                    + "holds (\(fileSize) bytes)")
-        }
+        // Version (1), reserved (3), the size of the information (4), the driver's name (8), then the information.
+        guard let block = try address(at: offset, of: what, extent: 16),
+            let size = reader.integer(at: block + 4, count: 4), size > UInt64(fileSize - block - 16)
+        else { return }
+        throw StructureDamage(
+            description: "\(what) at byte \(block) declares \(size) bytes, more than the file holds (\(fileSize) bytes)")
     }
 
     /// A symbol table entry of cache type 1 also holds its group's B-tree and local heap addresses, which libhdf5
@@ -114,7 +113,12 @@ private struct GroupWalk {
         return Int(value)
     }
 
-    mutating func visit(header: Int, path: String) throws {
+    mutating func visit(header: Int, path: String, depth: Int = 0) throws {
+        // Deeper nesting than any sound file has is left to libhdf5's own traversal, not recursed into here.
+        guard depth < Limits.groupDepth else {
+            supported = false
+            return
+        }
         guard visitedHeaders.insert(header).inserted else { return }
         objects.append(GlobalHeapCheck.Object(path: path, address: header))
         var symbolTable: Int? = nil
@@ -140,11 +144,11 @@ private struct GroupWalk {
         guard let segment = try address(
             at: heap + 24, of: "the name segment of group '\(path)'s local heap", extent: max(segmentSize, 1))
         else { return }
-        try visit(node: tree, group: path, names: segment..<(segment + Int(segmentSize)), depth: 0)
+        try visit(node: tree, group: path, names: segment..<(segment + Int(segmentSize)), groupDepth: depth, depth: 0)
     }
 
     /// A group B-tree node ("TREE", type 0): its children are nodes (level > 0) or symbol table nodes (level 0).
-    private mutating func visit(node: Int, group: String, names: Range<Int>, depth: Int) throws {
+    private mutating func visit(node: Int, group: String, names: Range<Int>, groupDepth: Int, depth: Int) throws {
         guard visitedNodes.insert(node).inserted, depth < 64 else { return }
         guard reader.integer(at: node, count: 4) == UInt64(0x4545_5254), reader.byte(at: node + 4) == 0,
             let level = reader.byte(at: node + 5), let entries = reader.int(at: node + 6, count: 2)
@@ -155,15 +159,15 @@ private struct GroupWalk {
                 continue
             }
             if level > 0 {
-                try visit(node: child, group: group, names: names, depth: depth + 1)
+                try visit(node: child, group: group, names: names, groupDepth: groupDepth, depth: depth + 1)
             } else {
-                try visit(symbols: child, group: group, names: names)
+                try visit(symbols: child, group: group, names: names, groupDepth: groupDepth)
             }
         }
     }
 
     /// A symbol table node ("SNOD"): 40-byte entries of link name offset and object header address.
-    private mutating func visit(symbols node: Int, group: String, names: Range<Int>) throws {
+    private mutating func visit(symbols node: Int, group: String, names: Range<Int>, groupDepth: Int) throws {
         guard visitedNodes.insert(node).inserted else { return }
         guard reader.integer(at: node, count: 4) == UInt64(0x444F_4E53), let count = reader.int(at: node + 6, count: 2)
         else { return }  // "SNOD"
@@ -174,7 +178,7 @@ private struct GroupWalk {
             let name = linkName(offset: reader.int(at: entry, count: 8), in: names) ?? "#\(index)"
             let path = group == "/" ? "/" + name : group + "/" + name
             try checkScratch(entry: entry, path: path)
-            try visit(header: header, path: path)
+            try visit(header: header, path: path, depth: groupDepth + 1)
         }
     }
 

@@ -114,6 +114,8 @@ enum Limits {
     static let storedValueSize = 16
     /// Header and continuation blocks followed per object: far more than any sound file has; a bound against loops.
     static let blocks = 4096
+    /// Groups nested deeper than this are left to libhdf5's traversal (a bound on the walk's recursion).
+    static let groupDepth = 256
 }
 
 /// An attribute message of a variable-length type: where its stored values are.

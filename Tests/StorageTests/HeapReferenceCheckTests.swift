@@ -106,6 +106,23 @@ struct HeapReferenceCheckTests {
         }
     }
 
+    @Test("Groups nested deeper than the walk recurses are left to libhdf5's traversal, and the file still opens")
+    func deepNestingFallsBack() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("deep.h5").path
+            let deep = Array(repeating: "g", count: 300).joined(separator: "/")
+            do {
+                let file = try HDF5File(path: path, mode: .truncate)
+                try file.rootGroup().createGroup(deep).attributes.set("note", to: .string("at the bottom"))
+            }
+            let heaps = try #require(GlobalHeapCheck(path: path))
+            #expect(heaps.checkBeforeOpening() == nil)
+            let file = try HDF5File(path: path, mode: .readOnly)
+            #expect(heaps.referenceCheck(fileID: file.id).checkedValues == 1)
+            #expect(try file.rootGroup().openGroup(deep).attributes.string("note") == "at the bottom")
+        }
+    }
+
     @Test("String reads run with the address space capped: a 2 GiB allocation fails inside, and succeeds after")
     func allocationGuardCapsAndRestores() throws {
         let size = 2 << 30
