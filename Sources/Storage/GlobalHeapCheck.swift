@@ -14,8 +14,9 @@ import Foundation
 ///   compiled out of release builds), so a damaged index (found: 4,278,190,081) reads through a wild pointer.
 ///
 /// `init(path:)` walks every collection as libhdf5 does, on the file's bytes, and keeps the objects it holds;
-/// `damage` is the first collection libhdf5's walk would not get through. After libhdf5 has opened the file,
-/// `referenceCheck(fileID:)` (ObjectHeaderCheck.swift) checks every value stored in an attribute against them.
+/// `damage` is the first collection libhdf5's walk would not get through. `checkBeforeOpening()` (or, for layouts
+/// the group walk does not cover, `referenceCheck(fileID:)` once libhdf5 has opened the file) then checks every
+/// value stored in an attribute against them (ObjectHeaderCheck.swift).
 ///
 /// A collection is found by its signature "GCOL" followed by version 1 and a size that fits the file. Raw data
 /// could in principle hold those bytes and then a size-0 object, and the file would be refused: as float32 "GCOL"

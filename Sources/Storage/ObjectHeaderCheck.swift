@@ -5,9 +5,10 @@ import Foundation
 ///
 /// libhdf5 1.10.8 reads a value's heap object by the index the value stores without checking that the collection
 /// holds it, and copies the object's size into a buffer of the value's stored length (GlobalHeapCheck.swift says
-/// what fuzzing found). So after H5Fopen, every object reachable from the root by hard links is visited (H5Ovisit2,
-/// basic information: its header's address), its object header is parsed from the file's bytes (versions 1 and 2,
-/// with their continuation blocks), and each value of every attribute of a variable-length type must be null
+/// what fuzzing found). So every object reachable from the root by hard links — found by the group walk before
+/// H5Fopen (GroupStructureCheck.swift), or by H5Ovisit2 after it for layouts the walk does not cover — has its
+/// object header parsed from the file's bytes (versions 1 and 2, with their continuation blocks), and each value
+/// of every attribute of a variable-length type must be null
 /// (address 0) or name an object of a collection the heap walk found, whose size is the value's length times the
 /// size of its base type — what libhdf5 itself writes.
 ///
