@@ -201,8 +201,10 @@ struct RunCommand: ParsableCommand {
         }
         if let reportError { throw reportError }
         if let exitStatus = signals.exitStatus {
-            standardError((outcome.interrupted.map { "interrupted after round \($0.afterRound) of \(configuration.rounds); " } ?? "")
-                          + "'\(runName)' in \(out) is checkpointed there with status interrupted; resume with the same command")
+            standardError(outcome.interrupted.map {
+                "interrupted after round \($0.afterRound) of \(configuration.rounds); '\(runName)' in \(out) is checkpointed "
+                    + "there with status interrupted; resume with the same command"
+            } ?? "interrupted before the run started; run the same command again to start it")
             throw ExitCode(exitStatus)
         }
         if let message = outcome.failed[runName] {
