@@ -45,6 +45,20 @@ struct ReliabilityTests {
                 try record.summary().status)
     }
 
+    /// Expects the run in `path` complete, with every compared metric and the final checkpoint bit-identical to the
+    /// run in `reference`.
+    static func expectCompleteAndIdentical(_ path: String, to reference: String,
+                                           sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let (expected, finished) = (try contents(of: reference), try contents(of: path))
+        #expect(finished.status == .complete, sourceLocation: sourceLocation)
+        for name in compared + ["round"] {
+            #expect(finished.metrics[name] == expected.metrics[name],
+                    "\(name): \(finished.metrics[name] ?? []) vs \(expected.metrics[name] ?? [])", sourceLocation: sourceLocation)
+        }
+        let sameParameters = finished.parameters == expected.parameters
+        #expect(sameParameters, "the final checkpoints differ", sourceLocation: sourceLocation)
+    }
+
     @Test("SIGTERM and SIGINT stop after a completed round: status interrupted, a re-run resumes bit-identically",
           arguments: [SIGTERM, SIGINT])
     func stopOnSignal(signal: Int32) throws {
@@ -81,13 +95,7 @@ struct ReliabilityTests {
         let resumed = try Tool.run(["campaign", campaign, "--out", out, "--plain"])
         #expect(resumed.status == 0, "\(resumed.error)")
         #expect(resumed.error.contains("resuming after round \(rounds.count)"), "\(resumed.error)")
-        let (expected, finished) = (try Self.contents(of: reference), try Self.contents(of: out))
-        #expect(finished.status == .complete)
-        for name in Self.compared + ["round"] {
-            #expect(finished.metrics[name] == expected.metrics[name], "\(name): \(finished.metrics[name] ?? []) vs \(expected.metrics[name] ?? [])")
-        }
-        let sameParameters = finished.parameters == expected.parameters
-        #expect(sameParameters, "the final checkpoints differ")
+        try Self.expectCompleteAndIdentical(out, to: reference)
     }
 
     @Test("cocofl run --out is a one-run campaign: SIGTERM checkpoints, the same command resumes bit-identically, then skips")
@@ -119,13 +127,7 @@ struct ReliabilityTests {
         #expect(resumed.status == 0, "\(resumed.error)")
         #expect(resumed.error.contains("resuming '\(Self.runName)' in \(out) after round \(done)"), "\(resumed.error)")
         #expect(roundLines(resumed.output).count == 5 - done, "\(resumed.output)")
-        let (expected, finished) = (try Self.contents(of: reference), try Self.contents(of: out))
-        #expect(finished.status == .complete)
-        for name in Self.compared + ["round"] {
-            #expect(finished.metrics[name] == expected.metrics[name], "\(name): \(finished.metrics[name] ?? []) vs \(expected.metrics[name] ?? [])")
-        }
-        let sameParameters = finished.parameters == expected.parameters
-        #expect(sameParameters, "the final checkpoints differ")
+        try Self.expectCompleteAndIdentical(out, to: reference)
 
         let again = try Tool.run(arguments + ["--out", out])
         #expect(again.status == 0 && roundLines(again.output).isEmpty, "\(again.output)")
