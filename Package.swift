@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Storage", "Platform", "Plugins", "NN"]),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "Platform", "NN"]),
         // The cocofl tool end to end: campaigns, resume after kill -9, one-line errors on bad input.
-        .testTarget(name: "CommandTests", dependencies: ["cocofl", "Storage", "Plugins", "Platform", "NN"]),
+        .testTarget(name: "CommandTests", dependencies: ["cocofl", "Storage", "Plugins", "Platform", "NN", "CHDF5"]),
         // Strategy plugins: builds Examples/MaxWindowPlugin, loads it, runs it with cocofl; every load failure.
         .testTarget(name: "PluginLoadingTests", dependencies: ["Platform", "Plugins", "Storage"]),
     ]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the project needs (oneDNN, HDF5, zlib, Fashion-MNIST). Idempotent; needs root.
+# Installs the Debian packages the project needs (oneDNN, HDF5, zlib, Fashion-MNIST; h5py for the tests that read
+# a results file the way users do). Idempotent; needs root.
 set -euo pipefail
-packages=(libdnnl-dev libhdf5-dev hdf5-tools zlib1g-dev dataset-fashion-mnist pkg-config)
+packages=(libdnnl-dev libhdf5-dev hdf5-tools zlib1g-dev dataset-fashion-mnist pkg-config python3-h5py)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

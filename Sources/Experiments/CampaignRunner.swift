@@ -5,7 +5,7 @@ import Platform
 import Storage
 
 /// Something the campaign runner reports while it works, for progress displays.
-public enum CampaignEvent: Sendable {
+public enum CampaignEvent: Codable, Sendable {
     /// A run is complete in the file with the same configuration and is not run again.
     case skipped(index: Int, total: Int, name: String)
     /// A run starts: from round 0, or after the checkpointed round `resumingAfterRound`.
@@ -36,11 +36,15 @@ public struct CampaignOutcome: Sendable, Equatable {
     }
 }
 
-/// Executes a campaign's runs into one results file: skips runs that are complete with the same configuration,
-/// resumes interrupted (`running`) or `failed` ones from their newest checkpoint, starts the others; a run that
-/// throws is recorded as `failed` and the campaign goes on with the next one. Everything that can be checked
-/// before the first round (strategy ids, datasets, clashes with runs already in the file) is checked up front, so
-/// a bad campaign fails in seconds and writes nothing.
+/// Executes a campaign's runs: skips runs that are complete with the same configuration, resumes interrupted
+/// (`running`) or `failed` ones from their newest checkpoint, starts the others; a run that throws is recorded as
+/// `failed` and the campaign goes on with the next one. Everything that can be checked before the first round
+/// (strategy ids, datasets, clashes with runs already recorded) is checked up front, so a bad campaign fails in
+/// seconds and writes nothing.
+///
+/// Each new run is written to its own run file `NAME.runs/<run>.h5`, linked from the campaign file `NAME.h5`
+/// (`ResultsFile.runFilePath`); runs stored inside an older campaign file continue there. Files are opened only
+/// while they are written, so every one can be read while the campaign runs.
 public final class CampaignRunner {
     /// How each run of the campaign will start.
     public enum Start: Equatable, Sendable {
@@ -54,32 +58,36 @@ public final class CampaignRunner {
     private let datasets: DatasetCatalog
     private let toolVersion: String
     private let restart: Bool
-    private var results: ResultsFile?
+    private let writesProfileTables: Bool
+    private var campaignFile: String?
     private var data: [String: DatasetSplit] = [:]
     private var profiles: [String: ModelProfile] = [:]
     private var validated = false
-    /// How each run starts, decided by `plan(results:)`.
+    /// How each run starts, decided by `plan(campaignFile:)`.
     public private(set) var starts: [Start] = []
     /// Polled before each device trains and after each round (e.g. a flag set by a SIGINT/SIGTERM handler); when
     /// it returns true the current run stops after its last completed round, is checkpointed and marked
     /// `interrupted`, and no further run starts.
     public var stopRequested: (() -> Bool)?
 
-    /// A runner for `runs`. With `restart`, runs of this campaign already in the results file are deleted and run
-    /// again from round 0 (other runs in the file are left alone). `profiles` are used instead of measuring when
-    /// one matches a run's model, input, classes, batch and repeat count (e.g. a profile from another file).
+    /// A runner for `runs`. With `restart`, runs of this campaign already recorded are deleted and run again from
+    /// round 0 (other runs in the file are left alone). `profiles` are used instead of measuring when one matches a
+    /// run's model, input, classes, batch and repeat count (e.g. measured by a parent process). Without
+    /// `writesProfileTables` (a worker or an array task running some of a campaign's runs) a profile it measures is
+    /// kept in its runs only, not also as a table in the campaign file that other processes share.
     public init(runs: [CampaignRun], catalog: StrategyCatalog, datasets: DatasetCatalog, toolVersion: String,
-                restart: Bool = false, profiles: [ModelProfile] = []) {
+                restart: Bool = false, profiles: [ModelProfile] = [], writesProfileTables: Bool = true) {
         self.runs = runs
         self.catalog = catalog
         self.datasets = datasets
         self.toolVersion = toolVersion
         self.restart = restart
-        for profile in profiles {
-            self.profiles[Self.profileKey(model: profile.model, shape: profile.inputShape, classes: profile.classes,
-                                          batch: profile.batch, repeats: profile.repeats)] = profile
-        }
+        self.writesProfileTables = writesProfileTables
+        for profile in profiles { self.profiles[Self.profileKey(profile)] = profile }
     }
+
+    /// The profiles measured or read so far, e.g. to hand to worker processes.
+    public var knownProfiles: [ModelProfile] { profiles.keys.sorted().map { profiles[$0]! } }
 
     /// Checks every run before any file is touched: unique names, known strategies, valid configurations and
     /// loadable datasets (each loaded once here and kept for the runs).
@@ -100,26 +108,41 @@ public final class CampaignRunner {
         validated = true
     }
 
-    /// Decides how each run starts given what `results` already holds; a run stored with another configuration
-    /// is an error unless restarting. Writes nothing.
-    public func plan(results: ResultsFile) throws {
-        starts = try runs.map { run in
-            guard try results.containsRun(run.name), !restart else { return .fresh }
-            let stored = try results.openRun(run.name).metadata()
-            let configuration = try? JSONDecoder().decode(RunConfiguration.self, from: Data(stored.specification.configuration.utf8))
-            guard configuration == run.configuration else {
-                throw SimulationError("\(results.path) already holds run '\(run.name)' with a different configuration; "
-                                      + "pass --restart to run it again with this one, or write to another --out file")
-            }
-            return stored.status == .complete ? .skip : .resume
+    /// Decides how each run starts given what the campaign file `path` (created when missing) already holds; a run
+    /// stored with another configuration is an error unless restarting, and so is a run that another live process
+    /// is writing. Writes nothing but an empty campaign file.
+    public func plan(campaignFile path: String) throws {
+        if !FileManager.default.fileExists(atPath: path) || (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) == 0 {
+            _ = try ResultsFile(path: path, access: .createOrAppend(toolVersion: toolVersion))
         }
-        self.results = results
+        let results = try ResultsFile(path: path, access: .readOnly)
+        starts = try runs.map { run in
+            if let holder = RunWriterLock.holder(runFile: ResultsFile.runFilePath(of: path, run: run.name)) {
+                throw ResultsError(kind: .busy, filePath: path, objectPath: ResultsLayout.runPath(run.name),
+                                   reason: "run '\(run.name)' is being written by \(holder) right now; wait for it to finish or stop it, then run the command again")
+            }
+            guard try results.containsRun(run.name), !restart else { return .fresh }
+            let record = try results.openRun(run.name)
+            let stored: RunConfiguration
+            do {
+                stored = try record.runConfiguration()
+            } catch {
+                throw SimulationError("\(Self.oneLine(error)); pass --restart to run '\(run.name)' again with this version, or write to another results file")
+            }
+            guard stored == run.configuration else {
+                throw SimulationError("\(record.results.path) already holds run '\(run.name)' with a different configuration; "
+                                      + "pass --restart to run it again with this one, or write to another results file")
+            }
+            return try record.summary().status == .complete ? .skip : .resume
+        }
+        campaignFile = path
     }
 
-    /// Runs the campaign into `results` (validating and planning first unless done), reporting through `events`.
-    public func run(into results: ResultsFile, events: (CampaignEvent) -> Void = { _ in }) throws -> CampaignOutcome {
+    /// Runs the campaign into the campaign file `path` (validating and planning first unless done), reporting
+    /// through `events`.
+    public func run(campaignFile path: String, events: (CampaignEvent) -> Void = { _ in }) throws -> CampaignOutcome {
         if !validated { try validate { events(.message($0)) } }
-        if self.results !== results || starts.count != runs.count { try plan(results: results) }
+        if campaignFile != path || starts.count != runs.count { try plan(campaignFile: path) }
         var outcome = CampaignOutcome()
         var remainingRounds = zip(runs, starts).reduce(0) { $0 + ($1.1 == .skip ? 0 : $1.0.configuration.rounds) }
         var roundSeconds = 0.0, roundsTimed = 0
@@ -134,7 +157,7 @@ public final class CampaignRunner {
             var recorder: RunRecorder?
             var simulation: Simulation?
             do {
-                let (runSimulation, runRecorder, resumedAfter) = try begin(run, start: start, into: results, events: events)
+                let (runSimulation, runRecorder, resumedAfter) = try begin(run, start: start, campaignFile: path, events: events)
                 (simulation, recorder) = (runSimulation, runRecorder)
                 remainingRounds -= resumedAfter ?? 0
                 events(.starting(index: number, total: total, name: run.name, resumingAfterRound: resumedAfter))
@@ -154,23 +177,23 @@ public final class CampaignRunner {
                 do {
                     if let recorder, let simulation { try recorder.interrupt(simulation) }
                 } catch {
-                    events(.message("could not record the interruption of '\(run.name)' in \(results.path): \(Self.oneLine(error))"))
+                    events(.message("could not record the interruption of '\(run.name)' in \(recorder?.file ?? path): \(Self.oneLine(error))"))
                 }
                 outcome.interrupted = (run.name, interruption.completedRounds)
                 events(.finished(index: number, total: total, name: run.name, status: .interrupted,
                                  message: "after round \(interruption.completedRounds) of \(run.configuration.rounds)"))
                 break
-            } catch let error as HDF5Error where error.filePath == results.path && error.isWriteFailure {
-                // A write into the results file failed (full disk, file-size limit, I/O error): HDF5's cache for
-                // the file is now unusable, so nothing more is written (not even the failure) and the campaign
-                // stops; what was flushed before stays readable.
-                throw ResultsWriteError(path: results.path, run: run.name, cause: error)
+            } catch let error as HDF5Error where error.isWriteFailure {
+                // A write failed (full disk, file-size limit, I/O error): HDF5's cache for the file is now
+                // unusable, so nothing more is written (not even the failure) and the campaign stops; what was
+                // flushed before stays readable.
+                throw ResultsWriteError(path: error.filePath ?? recorder?.file ?? path, run: run.name, cause: error)
             } catch {
                 let message = Self.oneLine(error)
                 do {
                     try recorder?.fail(error)
                 } catch {
-                    events(.message("could not record the failure of '\(run.name)' in \(results.path): \(Self.oneLine(error))"))
+                    events(.message("could not record the failure of '\(run.name)' in \(recorder?.file ?? path): \(Self.oneLine(error))"))
                 }
                 outcome.failed[run.name] = message
                 // The failed run's remaining rounds will not be run in this invocation.
@@ -181,51 +204,86 @@ public final class CampaignRunner {
         return outcome
     }
 
+    /// Measures (or reads) every profile the runs still to do need, before any of them starts: what a parent
+    /// does once before handing runs to worker processes.
+    public func acquireProfiles(events: (CampaignEvent) -> Void = { _ in }) throws {
+        guard let path = campaignFile else { preconditionFailure("plan(campaignFile:) first") }
+        for (run, start) in zip(runs, starts) where start != .skip {
+            guard try catalog.entry(id: run.configuration.strategy).usesProfile else { continue }
+            _ = try profile(for: run.configuration, split: data[Self.dataKey(run.configuration)]!, campaignFile: path, events: events)
+        }
+    }
+
+    /// Deletes the runs that start fresh but are recorded already (`restart`, or an earlier attempt that never got
+    /// its first round recorded), and links every run that starts fresh to its run file, so that worker processes
+    /// only write run files. The campaign file is opened for writing only when something is to change (workers and
+    /// array tasks share it). Must run before `run` in the parent of workers.
+    public func prepareRunFiles() throws {
+        guard let path = campaignFile else { preconditionFailure("plan(campaignFile:) first") }
+        let fresh = zip(runs, starts).filter { $0.1 == .fresh }.map(\.0.name)
+        // Read through a handle that is closed before the file is opened for writing.
+        let linked: [Bool] = try {
+            let reader = try ResultsFile(path: path, access: .readOnly)
+            return try fresh.map { if case .linked? = try reader.runLocation($0) { true } else { false } }
+        }()
+        guard linked.contains(false) || (restart && !fresh.isEmpty) else { return }
+        let results = try ResultsFile(path: path, access: .createOrAppend(toolVersion: toolVersion))
+        try FileManager.default.createDirectory(atPath: ResultsFile.runFolder(of: path), withIntermediateDirectories: true)
+        for (name, isLinked) in zip(fresh, linked) {
+            if !isLinked || restart { try results.deleteRun(name) }
+            try results.linkRun(name, toFile: ResultsFile.runFilePath(of: path, run: name))
+        }
+    }
+
     /// Builds the simulation and recorder of one run, resumed from its newest checkpoint when there is one.
-    private func begin(_ run: CampaignRun, start: Start, into results: ResultsFile, events: (CampaignEvent) -> Void)
+    private func begin(_ run: CampaignRun, start: Start, campaignFile path: String, events: (CampaignEvent) -> Void)
         throws -> (Simulation, RunRecorder, Int?)
     {
         let configuration = run.configuration
         let split = data[Self.dataKey(configuration)]!
+        let runFile = ResultsFile.runFilePath(of: path, run: run.name)
+        try FileManager.default.createDirectory(atPath: ResultsFile.runFolder(of: path), withIntermediateDirectories: true)
         // Strategies that never read the profile do not wait for it to be measured.
         let usesProfile = try catalog.entry(id: configuration.strategy).usesProfile
         func measuredProfile() throws -> ModelProfile? {
-            usesProfile ? try profile(for: configuration, split: split, results: results, events: events) : nil
+            usesProfile ? try profile(for: configuration, split: split, campaignFile: path, events: events) : nil
         }
         if start == .resume {
-            let record = try results.openRun(run.name)
-            let checkpoint = try record.latestCheckpoint()
-            let profile = try record.storedProfile() ?? measuredProfile()
-            let simulation = try Simulation(configuration: configuration, catalog: catalog, datasets: datasets, data: split, profile: profile)
+            let (storedIn, checkpoint, stored): (String, Checkpoint?, ModelProfile?) = try {
+                let record = try ResultsFile(path: path, access: .readOnly).openRun(run.name)
+                return (record.results.path, try record.latestCheckpoint(), try record.storedProfile())
+            }()
+            let simulation = try Simulation(configuration: configuration, catalog: catalog, datasets: datasets, data: split,
+                                            profile: try stored ?? measuredProfile())
+            let recorder = try RunRecorder(resuming: run.name, in: storedIn, lockFile: runFile, from: checkpoint,
+                                           checkpointInterval: run.checkpointInterval)
             if let checkpoint {
-                try simulation.restore(parameters: checkpoint.parameters,
-                                       state: try RunRecorder.resumeState(of: checkpoint, record: record))
+                let state = try recorder.withRecord { try RunRecorder.resumeState(of: checkpoint, record: $0) }
+                try simulation.restore(parameters: checkpoint.parameters, state: state)
             }
-            let recorder = try RunRecorder(resuming: record, from: checkpoint, checkpointInterval: run.checkpointInterval)
             return (simulation, recorder, checkpoint?.round ?? 0)
         }
-        if try results.containsRun(run.name) { try results.deleteRun(run.name) }
         let simulation = try Simulation(configuration: configuration, catalog: catalog, datasets: datasets, data: split,
                                         profile: try measuredProfile())
-        let recorder = try RunRecorder(results: results, name: run.name, simulation: simulation,
+        if case .linked? = try ResultsFile(path: path, access: .readOnly).runLocation(run.name) {} else { try prepareRunFiles() }
+        // A run file left by an attempt that ended before its first checkpoint (or a restart) is replaced.
+        if FileManager.default.fileExists(atPath: runFile) { try FileManager.default.removeItem(atPath: runFile) }
+        let recorder = try RunRecorder(creating: run.name, in: runFile, lockFile: runFile, simulation: simulation,
                                        checkpointInterval: run.checkpointInterval, toolVersion: toolVersion)
         return (simulation, recorder, nil)
     }
 
     /// The profile for a run's model, input and batch: one measurement per campaign (all its runs choose windows
-    /// from the same table), taken from another run in the file when one stored it, measured otherwise.
-    private func profile(for configuration: RunConfiguration, split: DatasetSplit, results: ResultsFile,
+    /// from the same table), taken from another run of the campaign when one stored it, measured otherwise.
+    private func profile(for configuration: RunConfiguration, split: DatasetSplit, campaignFile path: String,
                          events: (CampaignEvent) -> Void) throws -> ModelProfile {
         let shape = [split.train.channels, split.train.height, split.train.width]
         let key = Self.profileKey(model: configuration.model, shape: shape, classes: split.train.classCount,
                                   batch: configuration.batchSize, repeats: configuration.profileRepeats)
         if let cached = profiles[key] { return cached }
-        for name in try results.runNames() {
-            if let stored = try? results.openRun(name).storedProfile(), stored.model == configuration.model, stored.inputShape == shape,
-               stored.classes == split.train.classCount, stored.batch == configuration.batchSize, stored.repeats == configuration.profileRepeats {
-                profiles[key] = stored
-                return stored
-            }
+        if let stored = try Self.storedProfile(key: key, campaignFile: path) {
+            profiles[key] = stored
+            return stored
         }
         events(.message("profiling \(configuration.model) \(shape.map(String.init).joined(separator: "x")) batch \(configuration.batchSize): "
                         + "every trained window, \(configuration.profileRepeats) timed steps each…"))
@@ -235,10 +293,27 @@ public final class CampaignRunner {
         // Tenths: resnet8's table takes under a second here, and "0 s" read as if nothing had been measured.
         events(.message(String(format: "profiled %d windows in %.1f s (%d timed steps each, medians)", profile.windows.count,
                                Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, configuration.profileRepeats)))
-        try results.writeProfile(ProfileTable(profile, toolVersion: toolVersion), model: configuration.model,
-                                 name: "\(shape.map(String.init).joined(separator: "x"))-b\(configuration.batchSize)")
+        if writesProfileTables {
+            try ResultsFile(path: path, access: .createOrAppend(toolVersion: toolVersion))
+                .writeProfile(ProfileTable(profile, toolVersion: toolVersion), model: configuration.model,
+                              name: "\(shape.map(String.init).joined(separator: "x"))-b\(configuration.batchSize)")
+        }
         profiles[key] = profile
         return profile
+    }
+
+    /// A profile with `key` stored by one of the campaign's runs (the campaign file is closed again before the
+    /// caller writes it).
+    private static func storedProfile(key: String, campaignFile path: String) throws -> ModelProfile? {
+        let results = try ResultsFile(path: path, access: .readOnly)
+        for name in try results.runNames() {
+            if let stored = try? results.openRun(name).storedProfile(), profileKey(stored) == key { return stored }
+        }
+        return nil
+    }
+
+    private static func profileKey(_ profile: ModelProfile) -> String {
+        profileKey(model: profile.model, shape: profile.inputShape, classes: profile.classes, batch: profile.batch, repeats: profile.repeats)
     }
 
     private static func profileKey(model: String, shape: [Int], classes: Int, batch: Int, repeats: Int) -> String {

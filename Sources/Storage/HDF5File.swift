@@ -23,8 +23,30 @@ public final class HDF5File {
     public let mode: Mode
     let id: hid_t
 
+    /// How opening an existing file treats other processes' locks (HDF5 locks a file while a process has it open:
+    /// a writer excludes everyone, a reader excludes writers).
+    public struct LockWaiting: Sendable, Equatable {
+        /// How long to retry while another process holds the file (a round's write takes milliseconds).
+        public var seconds: Double
+        /// After waiting, open a file for writing without locking when only readers hold it. For a file whose
+        /// single writer is guaranteed otherwise (a run's own file, under its run lock): a reader that keeps the file
+        /// open must not stall a campaign; that reader keeps its stale view.
+        public var writeDespiteReaders: Bool
+
+        public init(seconds: Double, writeDespiteReaders: Bool = false) {
+            self.seconds = seconds
+            self.writeDespiteReaders = writeDespiteReaders
+        }
+
+        /// Retry for 2 s, then report the lock.
+        public static let standard = LockWaiting(seconds: 2)
+    }
+
     /// Opens or creates the file at `path`; a path holding a file that is not HDF5 is refused and left untouched.
-    public init(path: String, mode: Mode) throws {
+    ///
+    /// `verified`: run the damage checks before opening an existing file (off only for a file this process is
+    /// continuing to write itself, which was checked when it was first opened).
+    public init(path: String, mode: Mode, locks: LockWaiting = .standard, verified: Bool = true) throws {
         HDF5Library.prepare()
         let site = ErrorSite(filePath: path)
         let call = "HDF5File.init"
@@ -62,27 +84,12 @@ public final class HDF5File {
                     .notHDF5File, call: call,
                     reason: "the file is not an HDF5 file (it was left unchanged); check the path")
             }
-            let heaps = GlobalHeapCheck(path: path)
+            let heaps = verified ? GlobalHeapCheck(path: path) : nil
             let checked = heaps?.damage == nil ? heaps?.checkBeforeOpening() : nil
             if let damage = heaps?.damage ?? checked?.damage {
                 throw site.error(.damaged, call: call, reason: HDF5File.damageReason(damage))
             }
-            let flags = mode == .readOnly ? chdf5_H5F_ACC_RDONLY() : chdf5_H5F_ACC_RDWR()
-            let fileID: hid_t
-            do {
-                fileID = try check(
-                    H5Fopen(path, flags, chdf5_H5P_DEFAULT()), call: "H5Fopen", at: site,
-                    reason: "the file could not be opened; it may be truncated or damaged")
-            } catch let error as HDF5Error where error.stack.contains(where: { $0.contains("unable to lock file") }) {
-                // Not damage: HDF5 locks a file while any process has it open (a writer excludes every reader).
-                let holder = HDF5File.lockHolder(path: path).map { "process \($0)" } ?? "another process"
-                throw HDF5Error(
-                    kind: .invalidRequest, call: "H5Fopen", filePath: path,
-                    reason: "the file is locked: \(holder) has it open (a campaign or run still writing it?); wait until "
-                        + "it finishes, or read it anyway with HDF5_USE_FILE_LOCKING=FALSE in the environment (the rounds "
-                        + "flushed so far; a read can fail while a round is being written)",
-                    stack: error.stack)
-            }
+            let fileID = try HDF5File.open(path: path, mode: mode, locks: locks, site: site)
             // Before anything reads a string (when the walk above did not cover the file's layout): libhdf5 follows
             // a damaged heap reference through a wild pointer.
             if checked == nil, let damage = heaps?.referenceCheck(fileID: fileID).damage {
@@ -99,17 +106,64 @@ public final class HDF5File {
         H5Fclose(id)
     }
 
-    /// The id of a process holding a lock on the file at `path`, from /proc/locks (Linux), or nil when unknown.
-    static func lockHolder(path: String) -> Int? {
+    /// H5Fopen, retrying while another process holds the file's lock; a lock that outlasts the wait is an error
+    /// saying who holds it, never "damaged".
+    private static func open(path: String, mode: Mode, locks: LockWaiting, site: ErrorSite) throws -> hid_t {
+        let flags = mode == .readOnly ? chdf5_H5F_ACC_RDONLY() : chdf5_H5F_ACC_RDWR()
+        let deadline = Date().addingTimeInterval(locks.seconds)
+        var pause = 0.005
+        while true {
+            do {
+                return try openFile(path: path, flags: flags, locking: true, site: site)
+            } catch let error as HDF5Error where error.stack.contains(where: { $0.contains("unable to lock file") }) {
+                if Date() < deadline {
+                    Thread.sleep(forTimeInterval: pause)
+                    pause = min(pause * 2, 0.1)
+                    continue
+                }
+                let holder = HDF5File.lockHolder(path: path)
+                if mode == .readWrite, locks.writeDespiteReaders, holder?.exclusive != true {
+                    return try openFile(path: path, flags: flags, locking: false, site: site)
+                }
+                // Not damage: HDF5 locks a file while any process has it open (a writer excludes every reader).
+                let who = holder.map { "process \($0.pid)" } ?? "another process"
+                throw HDF5Error(
+                    kind: .invalidRequest, call: "H5Fopen", filePath: path,
+                    reason: "the file is locked: \(who) has it open"
+                        + (holder?.exclusive == false ? " for reading" : " for writing (a campaign or run still writing it?)")
+                        + String(format: " (waited %.0f s); ", locks.seconds)
+                        + "wait until it finishes, or read it anyway with HDF5_USE_FILE_LOCKING=FALSE in the environment (the rounds "
+                        + "flushed so far; a read can fail while a round is being written)",
+                    stack: error.stack)
+            }
+        }
+    }
+
+    /// H5Fopen with HDF5's file locking on or off (H5Pset_file_locking); the error stack is taken before the
+    /// property list is closed, which would clear it.
+    private static func openFile(path: String, flags: UInt32, locking: Bool, site: ErrorSite) throws -> hid_t {
+        let access = try check(H5Pcreate(chdf5_H5P_FILE_ACCESS()), call: "H5Pcreate", at: site)
+        defer { H5Pclose(access) }
+        try check(H5Pset_file_locking(access, locking, true), call: "H5Pset_file_locking", at: site)
+        return try check(
+            H5Fopen(path, flags, access), call: "H5Fopen", at: site,
+            reason: "the file could not be opened; it may be truncated or damaged")
+    }
+
+    /// The process holding a lock on the file at `path` and whether the lock is exclusive (a writer), from
+    /// /proc/locks (Linux); nil when unknown.
+    static func lockHolder(path: String) -> (pid: Int, exclusive: Bool)? {
         var status = stat()
         guard stat(path, &status) == 0,
             let locks = try? String(contentsOfFile: "/proc/locks", encoding: .utf8)
         else { return nil }
-        // "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234567 0 EOF": the pid, then major:minor:inode.
+        // "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234567 0 EOF": the kind, the pid, then major:minor:inode.
         for line in locks.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard fields.count >= 6, fields[5].split(separator: ":").last == Substring(String(status.st_ino)) else { continue }
-            return Int(fields[4])
+            guard fields.count >= 6, fields[5].split(separator: ":").last == Substring(String(status.st_ino)),
+                let pid = Int(fields[4])
+            else { continue }
+            return (pid, fields[3] == "WRITE")
         }
         return nil
     }

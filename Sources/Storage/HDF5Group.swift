@@ -100,6 +100,47 @@ public final class HDF5Group {
         return collector.names
     }
 
+    /// Whether this group has a link called `name` (of any kind, even one whose target is missing).
+    public func hasLink(_ name: String) throws -> Bool {
+        HDF5Library.prepare()
+        return try check(H5Lexists(id, name, chdf5_H5P_DEFAULT()), call: "H5Lexists", at: file.site(object: path)) > 0
+    }
+
+    /// The target of the child link `name` when it is an external link: the file as stored (a relative file
+    /// resolves against this file's folder) and the object path inside it; nil for a hard or soft link.
+    public func externalLinkTarget(_ name: String) throws -> (file: String, object: String)? {
+        HDF5Library.prepare()
+        let site = file.site(object: ResultsNames.join(path, name))
+        let capacity = 4096
+        var targetFile = [CChar](repeating: 0, count: capacity), targetObject = [CChar](repeating: 0, count: capacity)
+        let kind = try check(
+            chdf5_external_link_target(id, name, &targetFile, capacity, &targetObject, capacity),
+            call: "H5Lget_info", at: site)
+        guard kind == 1 else { return nil }
+        return (String(cString: targetFile), String(cString: targetObject))
+    }
+
+    /// Creates the child link `name` to the object `object` of the file `targetFile` (relative paths resolve
+    /// against this file's folder when the link is followed, by libhdf5, h5py and h5dump alike).
+    public func createExternalLink(_ name: String, toFile targetFile: String, object: String) throws {
+        HDF5Library.prepare()
+        let site = file.site(object: ResultsNames.join(path, name))
+        try file.requireWritable(call: "HDF5Group.createExternalLink", object: site.objectPath ?? name)
+        try check(
+            H5Lcreate_external(targetFile, object, id, name, chdf5_H5P_DEFAULT(), chdf5_H5P_DEFAULT()),
+            call: "H5Lcreate_external", at: site)
+    }
+
+    /// Copies the child `name` (with everything below it, external links replaced by copies of their targets)
+    /// to `destinationName` in `destination`, which may be in another file.
+    public func copyExpandingExternalLinks(_ name: String, to destination: HDF5Group, as destinationName: String) throws {
+        HDF5Library.prepare()
+        try destination.file.requireWritable(call: "HDF5Group.copy", object: destination.path)
+        try check(
+            chdf5_copy_expanding_external_links(id, name, destination.id, destinationName),
+            call: "H5Ocopy", at: file.site(object: ResultsNames.join(path, name)))
+    }
+
     /// Whether an object exists at `path` (relative to this group, or absolute).
     public func contains(_ path: String) throws -> Bool {
         try kind(of: path) != nil

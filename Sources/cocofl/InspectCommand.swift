@@ -72,7 +72,10 @@ struct InspectCommand: ParsableCommand {
             print(try Self.encode(table))
             return
         }
-        guard !table.runs.isEmpty else { print("\(file): no runs"); return }
+        guard !table.runs.isEmpty else {
+            print("\(file): no runs" + (table.notStarted.isEmpty ? "" : "; not started yet: " + table.notStarted.joined(separator: ", ")))
+            return
+        }
         print(Self.text(table))
     }
 
@@ -112,6 +115,7 @@ struct InspectCommand: ParsableCommand {
     /// The comparison table followed by the seed groups.
     static func text(_ table: ComparisonTable) -> String {
         self.table(table.runs) + "\n\n" + seedTable(table.seedGroups)
+            + (table.notStarted.isEmpty ? "" : "\n\nnot started yet (\(table.notStarted.count)): " + table.notStarted.joined(separator: ", "))
     }
 
     /// One line per seed group and metric: seeds, mean, s and the 95 % interval (or why there is none).

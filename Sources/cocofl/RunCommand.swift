@@ -174,15 +174,14 @@ struct RunCommand: ParsableCommand {
         // Everything checkable is checked before the file is created or opened; a bad path then fails before
         // minutes of profiling, and never overwrites other files.
         try runner.validate(progress: standardError)
-        let results = try ResultsFile(path: out, access: .createOrAppend(toolVersion: toolVersion))
-        try runner.plan(results: results)
+        try runner.plan(campaignFile: out)
         let signals = StopSignals()
         runner.stopRequested = { signals.requested }
         var totals = Totals()
         var reportError: Error?
         let outcome: CampaignOutcome
         do {
-            outcome = try runner.run(into: results) { event in
+            outcome = try runner.run(campaignFile: out) { event in
                 switch event {
                 case .message(let text): standardError(text)
                 case .skipped: standardError("run '\(runName)' in \(out) is already complete with this configuration; skipping")

@@ -115,7 +115,9 @@ struct CampaignCommandTests {
         dump.waitUntilExit()
         let runName = try #require(try Campaign.load(path: campaignPath).runs.first?.name)
         // Every object the layout page documents for a campaign file, by its h5dump header line.
-        for line in ["ATTRIBUTE \"format_version\"", "GROUP \"runs\"", "GROUP \"\(runName)\"", "ATTRIBUTE \"configuration\"",
+        // The run lives in its own file, which h5dump follows through the campaign file's external link.
+        for line in ["ATTRIBUTE \"format_version\"", "GROUP \"runs\"", "EXTERNAL_LINK \"\(runName)\"",
+                     "TARGETFILE \"layout.runs/\(runName).h5\"", "GROUP \"/runs/\(runName)\"", "ATTRIBUTE \"configuration\"",
                      "ATTRIBUTE \"status\"", "ATTRIBUTE \"tool_version\"", "GROUP \"metrics\"", "DATASET \"accuracy\"",
                      "DATASET \"round\"", "DATASET \"upload_bytes\"", "GROUP \"checkpoints\"", "GROUP \"round_2\"",
                      "ATTRIBUTE \"sampling_generator_state\"", "DATASET \"conv1.weight\"", "GROUP \"devices\"",
@@ -124,7 +126,7 @@ struct CampaignCommandTests {
         }
         let layoutDoc = try String(contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../docs/hdf5-layout.md").standardized.path, encoding: .utf8)
-        for name in ["sampling_generator_state", "limits_generator_state", "### `profile`", "format_version"] {
+        for name in ["sampling_generator_state", "limits_generator_state", "### `profile`", "format_version", "EXTERNAL_LINK", "## Run files"] {
             #expect(layoutDoc.contains(name), "docs/hdf5-layout.md does not document \(name)")
         }
     }

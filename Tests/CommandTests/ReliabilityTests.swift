@@ -1,3 +1,4 @@
+import CHDF5
 import Foundation
 import NN
 import Platform
@@ -138,21 +139,55 @@ struct ReliabilityTests {
         #expect(restarted.status == 0 && roundLines(restarted.output).count == 5, "\(restarted.error)")
     }
 
-    @Test("A results file held open by a running campaign is reported as locked by that process, not damaged")
-    func lockedByWriter() throws {
+    @Test("While a campaign runs, its file opens in the HDF5 C API, h5dump, h5py and inspect, with every finished round")
+    func readableWhileRunning() throws {
         let directory = try TemporaryDirectory()
         let campaign = try directory.write("c.toml", Self.fedavgCampaign(rounds: 400))
         let out = directory.path("busy.h5")
         let launched = try Tool.launch(["campaign", campaign, "--out", out, "--plain"])
-        let seen = launched.readError(until: "round 1/400")
+        let seen = launched.readError(until: "round 3/400")
         defer {
             kill(launched.process.processIdentifier, SIGKILL)
             launched.process.waitUntilExit()
         }
-        try #require(seen.contains("round 1/400"), "\(seen)")
+        try #require(seen.contains("round 3/400"), "\(seen)")
+        let column = "/runs/\(Self.runName)/metrics/round"
+
+        // The C API through the campaign file's external link, as any HDF5 program would.
+        let rounds = try Self.rowCount(ofDataset: column, inFile: out)
+        #expect(rounds >= 3 && rounds < 400, "\(rounds) rounds")
+
+        let dump = try Tool.run(["-H", out], executable: URL(fileURLWithPath: "/usr/bin/h5dump"))
+        #expect(dump.status == 0, "\(dump.error)")
+        #expect(dump.output.contains("EXTERNAL_LINK \"\(Self.runName)\"") && dump.output.contains("DATASET \"round\""), "\(dump.output)")
+
         let inspect = try Tool.run(["inspect", out])
-        expectOneLineError(inspect, mentioning: ["is locked", "process \(launched.process.processIdentifier)", "HDF5_USE_FILE_LOCKING=FALSE"])
-        #expect(!inspect.error.contains("damaged"), "\(inspect.error)")
+        #expect(inspect.status == 0, "\(inspect.error)")
+        let row = inspect.output.split(separator: "\n").first { $0.hasPrefix(Self.runName) } ?? ""
+        #expect(row.contains("running: now, process \(launched.process.processIdentifier)"), "\(inspect.output)")
+
+        let python = "import h5py, sys\nwith h5py.File(sys.argv[1], 'r') as f:\n    print(f[sys.argv[2]].shape[0])\n"
+        if (try? Tool.run(["-c", "import h5py"], executable: URL(fileURLWithPath: "/usr/bin/python3")).status) == 0 {
+            let read = try Tool.run(["-c", python, out, column], executable: URL(fileURLWithPath: "/usr/bin/python3"))
+            #expect(read.status == 0, "\(read.error)")
+            #expect((Int(read.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= rounds, "\(read.output)")
+        }
+    }
+
+    /// The number of rows of a one-dimensional dataset, read with nothing but the HDF5 C API (H5Fopen follows the
+    /// external link into the run's file like h5py does).
+    static func rowCount(ofDataset path: String, inFile file: String) throws -> Int {
+        let fileID = H5Fopen(file, chdf5_H5F_ACC_RDONLY(), chdf5_H5P_DEFAULT())
+        try #require(fileID >= 0, "H5Fopen \(file)")
+        defer { H5Fclose(fileID) }
+        let dataset = H5Dopen2(fileID, path, chdf5_H5P_DEFAULT())
+        try #require(dataset >= 0, "H5Dopen2 \(path)")
+        defer { H5Dclose(dataset) }
+        let space = H5Dget_space(dataset)
+        defer { H5Sclose(space) }
+        var extent: hsize_t = 0
+        try #require(H5Sget_simple_extent_dims(space, &extent, nil) == 1)
+        return Int(extent)
     }
 
     @Test("A full disk (file-size limit) ends with one line naming the file; earlier rounds stay readable and a re-run resumes")
@@ -164,7 +199,8 @@ struct ReliabilityTests {
         let result = try Tool.run(["campaign", campaign, "--out", out, "--plain"], fileSizeLimitKiB: 700)
         #expect(result.status == 1, "\(result.error)")
         let last = result.errorLines.last ?? ""
-        #expect(last.hasPrefix("Error: cannot write the results file '\(out)'"), "\(last)")
+        // The write that failed is the run's own file, next to the campaign file.
+        #expect(last.hasPrefix("Error: cannot write the results file '\(ResultsFile.runFilePath(of: out, run: Self.runName))'"), "\(last)")
         #expect(last.contains("File too large"), "\(last)")
         #expect(result.errorLines.filter { $0.hasPrefix("Error:") }.count == 1)
         #expect(!result.error.contains("crashed"), "\(result.error)")

@@ -25,8 +25,9 @@ enum Tool {
     }
 
     /// Runs `cocofl arguments…` to completion in `directory`.
-    static func run(_ arguments: [String], in directory: URL? = nil) throws -> Result {
-        try finish(try launch(arguments, in: directory))
+    static func run(_ arguments: [String], in directory: URL? = nil, executable: URL = binary,
+                    environment: [String: String] = [:]) throws -> Result {
+        try finish(try launch(arguments, in: directory, executable: executable, environment: environment))
     }
 
     /// Waits for a launched process, reading both pipes to the end first so a chatty child never blocks on a
@@ -71,10 +72,14 @@ enum Tool {
     }
 
     /// Starts `cocofl arguments…` (or another executable) without waiting.
-    static func launch(_ arguments: [String], in directory: URL? = nil, executable: URL = binary) throws -> Launched {
+    static func launch(_ arguments: [String], in directory: URL? = nil, executable: URL = binary,
+                       environment: [String: String] = [:]) throws -> Launched {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         // The child inherits the test process's environment, OMP_NUM_THREADS included: results are compared bit
         // for bit with in-process runs, and oneDNN's reductions depend on the thread count.
         if let directory { process.currentDirectoryURL = directory }

@@ -38,8 +38,7 @@ struct CheckpointEvaluationTests {
         let profile = ModelProfile(model: "resnet8", inputShape: [1, 28, 28], classes: 10, batch: 32, repeats: 1,
                                    unitNames: model.units.map(\.name), windows: [])
         let simulation = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), profile: profile)
-        let results = try ResultsFile(path: path, access: .createOrAppend(toolVersion: "test"))
-        let recorder = try RunRecorder(results: results, name: "tiny", simulation: simulation, checkpointInterval: 1,
+        let recorder = try RunRecorder(creating: "tiny", in: path, lockFile: path, simulation: simulation, checkpointInterval: 1,
                                        toolVersion: "test")
         try simulation.run { try recorder.append($0, simulation: simulation) }
         try recorder.complete()

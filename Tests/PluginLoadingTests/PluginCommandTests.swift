@@ -123,6 +123,46 @@ struct PluginCommandTests {
         }
     }
 
+    @Test("--workers 2: a plugin that segfaults takes down only its own worker; its run is failed with SIGSEGV named")
+    func crashingPluginWorker() throws {
+        let cocofl = try PluginFixtures.cocofl()
+        let plugin = try PluginFixtures.maxWindowPluginPath()
+        try withTemporaryDirectory { directory in
+            let campaignFile = directory.appendingPathComponent("crash.toml")
+            let out = directory.appendingPathComponent("crash.h5").path
+            try """
+                plugins = ["\(plugin)"]
+
+                [grid]
+                strategies = ["cocofl-max-window", "fedavg"]
+
+                [run]
+                rounds = 3
+                devices = 10
+                per_round = 3
+                train_subset = 1000
+                test_subset = 200
+                profile_repeats = 1
+
+                [strategy.cocofl-max-window]
+                crash_at_round = 2
+                """.write(to: campaignFile, atomically: true, encoding: .utf8)
+            let names = try Campaign.load(path: campaignFile.path).runs.map(\.name)
+            let result = try PluginFixtures.run(cocofl, ["campaign", campaignFile.path, "--out", out, "--plain", "--workers", "2"])
+            #expect(result.status == 1, "\(result.standardError)")
+            let results = try ResultsFile(path: out, access: .readOnly)
+            let crashed = try results.openRun(names[0]).summary()
+            #expect(crashed.status == .failed)
+            #expect(crashed.statusMessage.contains("was killed by signal 11 (SIGSEGV)"), "\(crashed.statusMessage)")
+            #expect(crashed.statusMessage.contains("Program crashed"), "the crash line of its standard error: \(crashed.statusMessage)")
+            // Round 1 was recorded before the crash; the other run went on to the end.
+            #expect(try results.openRun(names[0]).lastMetricsRound() == 1)
+            #expect(try results.openRun(names[1]).summary().status == .complete)
+            #expect(try results.openRun(names[1]).lastMetricsRound() == 3)
+            #expect(result.standardError.contains("\(names[0]): failed: its worker process"), "\(result.standardError)")
+        }
+    }
+
     @Test("a missing plugin library stops cocofl with one line naming the path and the fix")
     func missingLibrary() throws {
         let cocofl = try PluginFixtures.cocofl()

@@ -110,7 +110,7 @@ struct ExamplePluginTests {
             _ = try entry.instantiate(options: ["tie_break": "first"], environment: environment)
             Issue.record("an unknown option was accepted")
         } catch let error as StrategyError {
-            #expect(error.description == "unknown option 'tie_break' for strategy 'cocofl-max-window'; it takes: fail_at_round, weighting")
+            #expect(error.description == "unknown option 'tie_break' for strategy 'cocofl-max-window'; it takes: crash_at_round, fail_at_round, weighting")
         }
     }
 }

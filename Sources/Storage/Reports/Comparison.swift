@@ -25,6 +25,13 @@ public struct ComparisonRow: Codable, Sendable {
 }
 
 extension ResultsFile {
+    /// What a `running` status means right now: a live writer, or a process that ended without finishing.
+    func runningNote(_ name: String, status: RunStatus) throws -> String? {
+        guard status == .running else { return nil }
+        if let writer = try liveWriter(ofRun: name) { return "now, \(writer)" }
+        return "not now: its process ended without finishing; run the campaign again to resume it"
+    }
+
     /// The comparison table: one row per run, in run-name order.
     public func comparison() throws -> [ComparisonRow] {
         try runNames().map { name in
@@ -49,7 +56,7 @@ extension ResultsFile {
                 groupAccuracy: groupAccuracy, groupGap: column("group_gap").last, uploadBytes: column("upload_bytes").reduce(0, +),
                 meanDeviceTimeRatio: time.isEmpty ? nil : time.reduce(0, +) / Double(time.count),
                 secondsPerRound: seconds.isEmpty ? nil : seconds.reduce(0, +) / Double(seconds.count),
-                status: metadata.status.rawValue, statusMessage: metadata.statusMessage)
+                status: metadata.status.rawValue, statusMessage: try runningNote(name, status: metadata.status) ?? metadata.statusMessage)
         }
     }
 }

@@ -106,6 +106,8 @@ public struct ComparisonTable: Codable, Sendable {
     public let runs: [ComparisonRow]
     /// The runs grouped by configuration without the seed.
     public let seedGroups: [SeedGroup]
+    /// Runs of a campaign that are linked but have not written their run file yet (not started).
+    public let notStarted: [String]
 }
 
 extension ResultsFile {
@@ -117,6 +119,7 @@ extension ResultsFile {
             let text = try openRun(row.run).metadata().specification.configuration
             configurations[row.run] = try? JSONDecoder().decode(RunConfiguration.self, from: Data(text.utf8))
         }
-        return ComparisonTable(runs: rows, seedGroups: SeedGroup.groups(rows, configurations: configurations))
+        return ComparisonTable(runs: rows, seedGroups: SeedGroup.groups(rows, configurations: configurations),
+                               notStarted: try pendingRunNames())
     }
 }

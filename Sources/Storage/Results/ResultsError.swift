@@ -19,6 +19,10 @@ public struct ResultsError: Error, CustomStringConvertible, Sendable {
         case invalidValue
         /// Stored data breaks the layout's rules (unknown status, metric columns of different lengths, …).
         case damaged
+        /// A run is being written by another live process (it holds the run's lock).
+        case busy
+        /// A file the results need (a run file, its folder or its lock) cannot be created or written.
+        case unwritable
     }
 
     /// What went wrong.

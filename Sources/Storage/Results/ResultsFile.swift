@@ -15,6 +15,10 @@ public final class ResultsFile {
         case createOrAppend(toolVersion: String)
         /// Open an existing results file for reading only.
         case readOnly
+        /// Reopen a results file this process is writing (a run's own file, under its `RunWriterLock`, reopened
+        /// for each round so that readers can open it between rounds): no damage checks, and a reader that keeps
+        /// the file open does not stall the write.
+        case continueWriting
     }
 
     /// The path the file was opened with.
@@ -47,6 +51,11 @@ public final class ResultsFile {
                 formatVersion = try ResultsFile.checkedFormatVersion(of: HDF5File(path: path, mode: .readOnly))
                 hdf5File = try HDF5File(path: path, mode: .readWrite)
             }
+        case .continueWriting:
+            let file = try HDF5File(path: path, mode: .readWrite, locks: .init(seconds: 2, writeDespiteReaders: true),
+                                    verified: false)
+            formatVersion = try ResultsFile.checkedFormatVersion(of: file)
+            hdf5File = file
         }
     }
 
@@ -75,27 +84,48 @@ public final class ResultsFile {
         try RunRecord.create(name, in: self, specification: specification, startedAt: startedAt)
     }
 
-    /// Opens the existing run `name`, e.g. to resume it.
+    /// Opens the existing run `name`, e.g. to resume it; a run linked to its own file is opened in that file
+    /// (read-only when this file is, for writing otherwise).
     public func openRun(_ name: String) throws -> RunRecord {
-        try RunRecord.open(name, in: self)
+        if case .linked(let file, let exists)? = try runLocation(name) {
+            guard exists else {
+                throw error(.notFound, at: ResultsNames.join(ResultsLayout.runs, name),
+                            "run '\(name)' has not written its file '\(file)' yet (it has not started, or the file was moved)")
+            }
+            return try ResultsFile(path: file, access: isReadOnly ? .readOnly : .continueWriting).openRun(name)
+        }
+        return try RunRecord.open(name, in: self)
     }
 
-    /// Whether a run called `name` exists.
+    /// Whether a run called `name` exists (stored in this file, or linked to a run file that exists).
     public func containsRun(_ name: String) throws -> Bool {
-        try ResultsNames.validate(name, as: "run name", filePath: path, parent: ResultsLayout.runs)
-        return try hdf5File.rootGroup().kind(of: ResultsNames.join(ResultsLayout.runs, name)) == .group
+        switch try runLocation(name) {
+        case .embedded?: return true
+        case .linked(_, let exists)?: return exists
+        case nil: return false
+        }
     }
 
-    /// The names of all runs, sorted.
+    /// The names of all runs, sorted (runs linked to a file that does not exist yet are `pendingRunNames()`).
     public func runNames() throws -> [String] {
-        let root = try hdf5File.rootGroup()
-        guard try root.kind(of: ResultsLayout.runs) == .group else { return [] }
-        return try root.openGroup(ResultsLayout.runs).children()
+        try linkNames(under: ResultsLayout.runs).filter { try containsRun($0) }
+    }
+
+    /// Runs linked to their own file that has not been written yet: a campaign's runs that have not started.
+    public func pendingRunNames() throws -> [String] {
+        try linkNames(under: ResultsLayout.runs).filter { try !containsRun($0) }
     }
 
     /// Every run with its status, sorted by name (what a resumed campaign needs to know).
     public func runs() throws -> [RunSummary] {
         try runNames().map { try openRun($0).summary() }
+    }
+
+    /// The link names directly under the group at `path`; empty when the group does not exist.
+    private func linkNames(under path: String) throws -> [String] {
+        let root = try hdf5File.rootGroup()
+        guard try root.kind(of: path) == .group else { return [] }
+        return try root.openGroup(path).children()
     }
 
     // MARK: Profiles
@@ -177,4 +207,7 @@ public enum ResultsLayout {
     public static let runProfile = "profile"
     public static let roundMetric = "round"
     public static let checkpointPrefix = "round_"
+
+    /// The path of run `name`'s group, e.g. "/runs/a".
+    public static func runPath(_ name: String) -> String { ResultsNames.join(runs, name) }
 }

@@ -55,12 +55,26 @@ extension RunRecord {
         // limit) then leaves only a stray `partial_…` link that no reader looks at, never a `round_N` link to an
         // object that did not reach the file (such a link can be neither read nor deleted).
         let partialName = "partial_\(roundName)_\(DispatchTime.now().uptimeNanoseconds)"
-        let roundGroup = try checkpoints.createGroup(partialName)
-        for parameter in parameters {
-            let compression: HDF5Compression =
-                parameter.values.count >= RunRecord.compressionThreshold ? .deflate(level: 4) : .none
-            try roundGroup.createDataset(
-                parameter.key, values: parameter.values, shape: parameter.shape, compression: compression)
+        let roundGroup: HDF5Group
+        if let keepLast, let reused = try reusableCheckpoint(in: checkpoints, keeping: keepLast, round: round, for: parameters) {
+            // The checkpoint this write retires, overwritten in place under the partial name: a file that is closed
+            // and reopened every round (a run file) keeps no free-space list, so deleting it and writing a new one
+            // would grow the file by a checkpoint each time.
+            try checkpoints.renameChild(reused, to: partialName)
+            roundGroup = try checkpoints.openGroup(partialName)
+            try roundGroup.attributes.delete("round")
+            for parameter in parameters { try roundGroup.openDataset(parameter.key).write(parameter.values) }
+            for name in try roundGroup.attributes.names() where state[name] == nil { try roundGroup.attributes.delete(name) }
+        } else {
+            roundGroup = try checkpoints.createGroup(partialName)
+            for parameter in parameters {
+                // Rolling checkpoints are stored uncompressed so that they can be overwritten in place (a
+                // compressed chunk of another size is reallocated).
+                let compression: HDF5Compression =
+                    keepLast == nil && parameter.values.count >= RunRecord.compressionThreshold ? .deflate(level: 4) : .none
+                try roundGroup.createDataset(
+                    parameter.key, values: parameter.values, shape: parameter.shape, compression: compression)
+            }
         }
         for (name, value) in state.sorted(by: { $0.key < $1.key }) {
             try roundGroup.attributes.set(name, to: value)
@@ -178,6 +192,25 @@ extension RunRecord {
 
     /// Deletes the checkpoints other than the `keepLast` newest ones, never the one just written (`round`), and
     /// any incomplete checkpoint.
+    /// The oldest complete checkpoint that writing `round` with `keepLast` retires, when it holds exactly the same
+    /// arrays (keys and shapes), stored uncompressed, so that it can be overwritten in place; nil otherwise.
+    private func reusableCheckpoint(in checkpoints: HDF5Group, keeping keepLast: Int, round: Int,
+                                    for parameters: [NamedArray]) throws -> String? {
+        let rounds = try checkpointRounds().filter { $0 != round }
+        let kept = Set((rounds + [round]).sorted().suffix(keepLast))
+        guard let oldest = rounds.first(where: { !kept.contains($0) }) else { return nil }
+        let name = ResultsLayout.checkpointPrefix + String(oldest)
+        let group = try checkpoints.openGroup(name)
+        guard try group.children() == parameters.map(\.key).sorted() else { return nil }
+        for parameter in parameters {
+            let dataset = try group.openDataset(parameter.key)
+            guard try dataset.shape() == parameter.shape, try dataset.compression() == .none,
+                try dataset.elementType() == .float32, try !dataset.isExtendible()
+            else { return nil }
+        }
+        return name
+    }
+
     private func prune(in checkpoints: HDF5Group, keeping keepLast: Int, justWritten round: Int) throws {
         var kept = Set(try checkpointRounds().suffix(keepLast))
         kept.insert(round)

@@ -27,13 +27,3 @@ extension RunRecord {
         }
     }
 }
-
-extension ResultsFile {
-    /// Deletes the run `name` and everything under it (a restarted run). HDF5 does not shrink the file; the space
-    /// is reused by later writes while the file is open.
-    public func deleteRun(_ name: String) throws {
-        guard try containsRun(name) else { return }
-        try hdf5File.rootGroup().openGroup(ResultsLayout.runs).deleteChild(name)
-        try flush()
-    }
-}

@@ -29,7 +29,7 @@ public struct RunSpecification: Equatable, Sendable {
 }
 
 /// Where a run stands; stored as the `status` attribute.
-public enum RunStatus: String, Sendable, CaseIterable {
+public enum RunStatus: String, Codable, Sendable, CaseIterable {
     /// Started and not finished: still running, or interrupted (then it can be resumed).
     case running
     /// Finished all its rounds.

@@ -1,5 +1,9 @@
 import CoCoFLPluginAPI
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// CoCoFL with a greedy window choice: among the device's maximal feasible windows it trains the one with the most
 /// trained parameters (the profile's upload bytes), instead of a random one. Ties are broken with the device's
 /// seeded generator, so runs stay reproducible. Aggregation is CoCoFL's per-key rule from the host.
@@ -8,7 +12,8 @@ import CoCoFLPluginAPI
 /// trains as much as each device can, which tells how much of CoCoFL's accuracy comes from coverage and how much
 /// from sheer trained volume.
 final class MaxWindowStrategy: Strategy {
-    /// Registry entry; options: `weighting` (uniform | samples) and the test hook `fail_at_round`.
+    /// Registry entry; options: `weighting` (uniform | samples) and the test hooks `fail_at_round` and
+    /// `crash_at_round`.
     static let entry = StrategyEntry(
         id: "cocofl-max-window",
         summary: "CoCoFL that trains the feasible window with the most parameters (plugin example)"
@@ -25,25 +30,36 @@ final class MaxWindowStrategy: Strategy {
         guard failAtRound >= 0 else {
             throw StrategyError("option 'fail_at_round' of strategy 'cocofl-max-window' must be a round number ≥ 1 (0 = never), got \(failAtRound)")
         }
+        // A test hook: crash the process (SIGSEGV) at this round, as a buggy plugin would, to check that a worker
+        // process dying takes only its own run down.
+        let crashAtRound = try options.integer("crash_at_round", default: 0)
+        guard crashAtRound >= 0 else {
+            throw StrategyError("option 'crash_at_round' of strategy 'cocofl-max-window' must be a round number ≥ 1 (0 = never), got \(crashAtRound)")
+        }
         return MaxWindowStrategy(
             profile: environment.profile, rule: environment.aggregation.cocofl(weighting: weighting),
-            failAtRound: failAtRound == 0 ? nil : failAtRound)
+            failAtRound: failAtRound == 0 ? nil : failAtRound, crashAtRound: crashAtRound == 0 ? nil : crashAtRound)
     }
 
     let profile: ModelProfile
     let rule: any AggregationRule
     let failAtRound: Int?
+    let crashAtRound: Int?
 
-    init(profile: ModelProfile, rule: any AggregationRule, failAtRound: Int?) {
+    init(profile: ModelProfile, rule: any AggregationRule, failAtRound: Int?, crashAtRound: Int?) {
         self.profile = profile
         self.rule = rule
         self.failAtRound = failAtRound
+        self.crashAtRound = crashAtRound
     }
 
     /// The maximal feasible window with the most upload bytes; a random one of them when several tie.
     func plan(_ device: DeviceRound, generator: inout SeededGenerator) throws -> LocalPlan {
         if let failAtRound, device.round == failAtRound {
             throw StrategyError("cocofl-max-window failed on purpose at round \(failAtRound) (option fail_at_round, a test hook)")
+        }
+        if let crashAtRound, device.round == crashAtRound {
+            raise(SIGSEGV)
         }
         let limits = device.limits
         let candidates = ConfigurationChoice.maximal(
