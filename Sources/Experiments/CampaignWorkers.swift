@@ -162,9 +162,13 @@ public final class CampaignWorkers {
     /// Marks a run whose worker died as `failed` in its run file (creating the file when the worker died before
     /// writing it).
     private func recordFailure(of run: CampaignRun, message: String) throws {
-        let campaign = try ResultsFile(path: campaignFile, access: .readOnly)
-        if try campaign.containsRun(run.name) {
-            let stored = try campaign.openRun(run.name).results.path
+        let location = try ResultsFile(path: campaignFile, access: .readOnly).runLocation(run.name)
+        let stored: String? = switch location {
+        case .embedded?: campaignFile
+        case .linked(let file, true)?: file
+        default: nil
+        }
+        if let stored {
             try ResultsFile(path: stored, access: .createOrAppend(toolVersion: toolVersion)).openRun(run.name).setStatus(.failed, message: message)
             return
         }
