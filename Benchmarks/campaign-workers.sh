@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job's wall time with --workers 1 and --workers 2, side by side in one invocation (release build).
-#   bash Benchmarks/campaign-workers.sh                    the main job, campaigns/fashion-mnist.toml (~25 min on 2 cores)
+#   bash Benchmarks/campaign-workers.sh                    the main job, campaigns/fashion-mnist.toml (about an hour on 2 cores: 28 min for --workers 1 alone)
 #   ROUNDS=30 bash Benchmarks/campaign-workers.sh          the same campaign with fewer rounds
 #   CAMPAIGN=campaigns/x.toml WORKERS=4 bash Benchmarks/…   another campaign, another worker count
 # Each side starts from round 0 (--restart) into its own file under a temporary folder; the ratio is the speed-up.
