@@ -26,8 +26,8 @@ enum Tool {
 
     /// Runs `cocofl arguments…` to completion in `directory`.
     static func run(_ arguments: [String], in directory: URL? = nil, executable: URL = binary,
-                    environment: [String: String] = [:]) throws -> Result {
-        try finish(try launch(arguments, in: directory, executable: executable, environment: environment))
+                    environment: [String: String] = [:], input: Data? = nil) throws -> Result {
+        try finish(try launch(arguments, in: directory, executable: executable, environment: environment, input: input))
     }
 
     /// Waits for a launched process, reading both pipes to the end first so a chatty child never blocks on a
@@ -73,7 +73,7 @@ enum Tool {
 
     /// Starts `cocofl arguments…` (or another executable) without waiting.
     static func launch(_ arguments: [String], in directory: URL? = nil, executable: URL = binary,
-                       environment: [String: String] = [:]) throws -> Launched {
+                       environment: [String: String] = [:], input: Data? = nil) throws -> Launched {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -86,7 +86,14 @@ enum Tool {
         let (output, error) = (Pipe(), Pipe())
         process.standardOutput = output
         process.standardError = error
+        let inputPipe = input.map { _ in Pipe() }
+        if let inputPipe { process.standardInput = inputPipe }
         try process.run()
+        if let input, let inputPipe {
+            // Written whole, then closed: the child reads its standard input to the end before it starts.
+            try inputPipe.fileHandleForWriting.write(contentsOf: input)
+            try inputPipe.fileHandleForWriting.close()
+        }
         return Launched(process: process, outputPipe: output, errorPipe: error)
     }
 }
