@@ -11,11 +11,11 @@ let package = Package(
     dependencies: [
         // The platform's plugin API, by path; its product is a dynamic library, so this plugin uses the copy the
         // host has already loaded instead of carrying its own.
-        .package(path: "../../PluginAPI"),
+        .package(path: "../../Core"),
     ],
     targets: [
         .target(
             name: "MaxWindowPlugin",
-            dependencies: [.product(name: "CoCoFLPluginAPI", package: "PluginAPI")]),
+            dependencies: [.product(name: "CoCoFLCore", package: "Core")]),
     ]
 )

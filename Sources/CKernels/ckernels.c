@@ -127,3 +127,39 @@ double ck_fma_peak_flops(size_t iterations) {
 #endif
     return (double)iterations * 8.0 * 2.0;
 }
+
+static inline uint64_t ck_splitmix64_next(uint64_t *state) {
+    *state += 0x9E3779B97F4A7C15ull;
+    uint64_t z = *state;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void ck_fill_uniform_splitmix(float *values, size_t count, float bound, uint64_t *state) {
+#pragma clang fp contract(off)
+    const float lower = -bound, upper = bound;
+    const float delta = upper - lower;
+    const uint32_t max_significand = 1u << 24;
+    const uint32_t upper_bound = max_significand + 1;  // draws in 0 ... 2^24 (Float.random's closed range)
+    const float half_ulp_of_one = 0x1p-24f;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t random = (uint32_t)ck_splitmix64_next(state);
+        uint64_t product = (uint64_t)random * upper_bound;
+        if ((uint32_t)product < upper_bound) {
+            const uint32_t threshold = (0u - upper_bound) % upper_bound;
+            while ((uint32_t)product < threshold) {
+                random = (uint32_t)ck_splitmix64_next(state);
+                product = (uint64_t)random * upper_bound;
+            }
+        }
+        const uint32_t drawn = (uint32_t)(product >> 32);
+        if (drawn == max_significand) {
+            values[i] = upper;
+            continue;
+        }
+        const float unit = (float)drawn * half_ulp_of_one;
+        const float scaled = delta * unit;
+        values[i] = scaled + lower;
+    }
+}

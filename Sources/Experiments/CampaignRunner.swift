@@ -1,3 +1,4 @@
+import CoCoFLCore
 import Dispatch
 import Foundation
 import NN
@@ -95,7 +96,7 @@ public final class CampaignRunner {
         var names: Set<String> = []
         for run in runs {
             guard names.insert(run.name).inserted else {
-                throw SimulationError("the campaign has two runs named '\(run.name)'; make the grid values distinct")
+                throw CampaignRunError("the campaign has two runs named '\(run.name)'; make the grid values distinct")
             }
             _ = try catalog.entry(id: run.configuration.strategy)
             try run.configuration.validate()
@@ -127,11 +128,13 @@ public final class CampaignRunner {
             do {
                 stored = try record.runConfiguration()
             } catch {
-                throw SimulationError("\(Self.oneLine(error)); pass --restart to run '\(run.name)' again with this version, or write to another results file")
+                throw CampaignRunError("\(Self.oneLine(error)); restart '\(run.name)' (run it again from round 0 with this version), or write to another results file",
+                                       remedyIsRestart: true)
             }
-            guard stored == run.configuration else {
-                throw SimulationError("\(record.results.path) already holds run '\(run.name)' with a different configuration; "
-                                      + "pass --restart to run it again with this one, or write to another results file")
+            guard stored.sameResults(as: run.configuration) else {
+                throw CampaignRunError("\(record.results.path) already holds run '\(run.name)' with a different configuration; "
+                                      + "restart it (run it again from round 0 with this one), or write to another results file",
+                                       remedyIsRestart: true)
             }
             return try record.summary().status == .complete ? .skip : .resume
         }
@@ -256,7 +259,7 @@ public final class CampaignRunner {
             let simulation = try Simulation(configuration: configuration, catalog: catalog, datasets: datasets, data: split,
                                             profile: try stored ?? measuredProfile())
             let recorder = try RunRecorder(resuming: run.name, in: storedIn, lockFile: runFile, from: checkpoint,
-                                           checkpointInterval: run.checkpointInterval)
+                                           checkpointInterval: run.configuration.checkpointInterval)
             if let checkpoint {
                 let state = try recorder.withRecord { try RunRecorder.resumeState(of: checkpoint, record: $0) }
                 try simulation.restore(parameters: checkpoint.parameters, state: state)
@@ -269,7 +272,7 @@ public final class CampaignRunner {
         // A run file left by an attempt that ended before its first checkpoint (or a restart) is replaced.
         if FileManager.default.fileExists(atPath: runFile) { try FileManager.default.removeItem(atPath: runFile) }
         let recorder = try RunRecorder(creating: run.name, in: runFile, lockFile: runFile, simulation: simulation,
-                                       checkpointInterval: run.checkpointInterval, toolVersion: toolVersion)
+                                       checkpointInterval: run.configuration.checkpointInterval, toolVersion: toolVersion)
         return (simulation, recorder, nil)
     }
 
@@ -335,6 +338,21 @@ extension HDF5Error {
     /// opposed to a read of a damaged object or a wrong request.
     var isWriteFailure: Bool {
         kind == .libraryCall && (call == "H5Fflush" || stack.contains { $0.contains("write failed") || $0.contains("unable to flush") })
+    }
+}
+
+/// A campaign that cannot run as asked (two runs of one name, a run already stored with another configuration or
+/// by a version this one cannot read), with what to do.
+public struct CampaignRunError: Error, CustomStringConvertible {
+    /// The one-line message.
+    public let description: String
+    /// Whether the fix is to run the campaign's runs again from round 0 (the runner's `restart`), so that a
+    /// command line can name its option for it.
+    public let remedyIsRestart: Bool
+    /// An error with the given one-line message.
+    public init(_ description: String, remedyIsRestart: Bool = false) {
+        self.description = description
+        self.remedyIsRestart = remedyIsRestart
     }
 }
 

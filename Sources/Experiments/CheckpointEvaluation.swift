@@ -1,3 +1,4 @@
+import CoCoFLCore
 import Foundation
 import NN
 import Platform

@@ -1,9 +1,10 @@
+import CoCoFLCore
 import ArgumentParser
 import Experiments
 import Foundation
 import NN
 import Platform
-import Plugins
+import Strategies
 import Storage
 
 /// `cocofl campaign`: every run of a campaign file into one results file.
@@ -70,6 +71,14 @@ struct CampaignCommand: ParsableCommand {
     var worker = false
 
     func run() throws {
+        do {
+            try runCommand()
+        } catch {
+            throw commandLineError(error)
+        }
+    }
+
+    private func runCommand() throws {
         let campaign = try Campaign.load(path: file)
         let output = out ?? "results/" + URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent + ".h5"
         let runs = try selectedRuns(campaign.runs)

@@ -116,6 +116,8 @@ struct InspectCommand: ParsableCommand {
     static func text(_ table: ComparisonTable) -> String {
         self.table(table.runs) + "\n\n" + seedTable(table.seedGroups)
             + (table.notStarted.isEmpty ? "" : "\n\nnot started yet (\(table.notStarted.count)): " + table.notStarted.joined(separator: ", "))
+            + table.unreadableConfigurations.keys.sorted().map { "\n\nrun \($0): its configuration cannot be read, so it has no α and no seed group: "
+                                                               + table.unreadableConfigurations[$0]! }.joined()
     }
 
     /// One line per seed group and metric: seeds, mean, s and the 95 % interval (or why there is none).

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Platform
-import Plugins
+import Strategies
 
 /// `--plugin PATH` (repeatable): strategy plugin libraries to load. The root command and every command that takes
 /// a strategy declare this group; ArgumentParser hands a value given before the subcommand to the subcommand's

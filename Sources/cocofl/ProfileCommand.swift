@@ -1,3 +1,4 @@
+import CoCoFLCore
 import ArgumentParser
 import Foundation
 import NN

@@ -1,9 +1,10 @@
+import CoCoFLCore
 import ArgumentParser
 import Experiments
 import Foundation
 import NN
 import Platform
-import Plugins
+import Strategies
 import Storage
 
 /// `cocofl run`: one federated experiment.
@@ -19,64 +20,41 @@ struct RunCommand: ParsableCommand {
             per-group accuracy and the group gap); --json prints one JSON object per round.
             """)
 
-    @Option(help: "Strategy id (see cocofl strategies).")
+    // The run's configuration: one option per key of the schema (RunConfiguration.Key), each named by the key with
+    // dashes; an option left out takes the schema's default.
+
+    @Option(help: RunConfiguration.Key.strategy.help)
     var strategy: String
 
     @OptionGroup var plugins: PluginOptions
 
-    @Option(name: .customLong("option"), help: "Strategy option KEY=VALUE (repeatable).")
-    var options: [String] = []
+    @Option(name: [.customLong("strategy-option"), .customLong("option")],
+            help: ArgumentHelp("A strategy option KEY=VALUE (repeatable; configuration key strategy_options).", valueName: "key=value"))
+    var strategyOptions: [String] = []
 
-    @Option(help: "Dataset: fashion-mnist, mnist, fashion-mnist-3x32x32, mnist-3x32x32 (padded, 3 grey channels), cifar10, cifar100, femnist, hdf5 (--data-dir names the .h5 file).")
-    var dataset = "fashion-mnist"
-
-    @Option(help: "Directory with the dataset files (default: the dataset's usual place).")
-    var dataDir: String?
-
-    @Option(help: "Model: \(ModelZoo.names.joined(separator: ", ")).")
-    var model = "resnet8"
-
-    @Option(help: "Rounds.")
-    var rounds = 50
-
-    @Option(help: "Devices.")
-    var devices = 100
-
-    @Option(help: "Devices sampled per round.")
-    var perRound = 10
-
-    @Option(help: "Partition: dirichlet (label skew, equal shards), dirichlet-natural (natural sizes), resource-correlated (Dirichlet over the device groups), iid, natural (writers or HDF5 device ids).")
-    var partition = "dirichlet"
-
-    @Option(help: "Dirichlet concentration α of the label skew.")
-    var alpha = 0.1
-
-    @Option(help: "Seed of every random choice in the run.")
-    var seed: UInt64 = 1
-
-    @Option(help: "Learning rate.")
-    var lr = 0.1
-
-    @Option(help: "Rounds after which the learning rate is divided by 10, comma-separated (default: 60% and 80% of --rounds).")
+    @Option(help: RunConfiguration.Key.dataset.help) var dataset: String?
+    @Option(help: RunConfiguration.Key.dataDirectory.help) var dataDir: String?
+    @Option(help: RunConfiguration.Key.model.help) var model: String?
+    @Option(help: RunConfiguration.Key.rounds.help) var rounds: Int?
+    @Option(help: RunConfiguration.Key.devices.help) var devices: Int?
+    @Option(help: RunConfiguration.Key.perRound.help) var perRound: Int?
+    @Option(help: RunConfiguration.Key.partition.help) var partition: String?
+    @Option(help: RunConfiguration.Key.alpha.help) var alpha: Double?
+    @Option(help: RunConfiguration.Key.mix.help) var mix: String?
+    @Option(help: RunConfiguration.Key.seed.help) var seed: Int?
+    @Option(help: RunConfiguration.Key.localEpochs.help) var localEpochs: Int?
+    @Option(help: RunConfiguration.Key.batch.help) var batch: Int?
+    @Option(help: RunConfiguration.Key.lr.help) var lr: Double?
+    @Option(help: ArgumentHelp(RunConfiguration.Key.lrMilestones.help.abstract + " Comma-separated.", valueName: "rounds"))
     var lrMilestones: String?
-
-    @Option(help: "Local epochs per round.")
-    var localEpochs = 1
-
-    @Option(help: "Batch size.")
-    var batch = 32
-
-    @Option(help: "Evaluate every k rounds.")
-    var evalEvery = 1
-
-    @Option(help: "BatchNorm at evaluation: aggregated, test-batch, reestimated.")
-    var bnEval = "aggregated"
-
-    @Option(help: "Use only the first n training samples (quick runs).")
-    var trainSubset: Int?
-
-    @Option(help: "Use only the first n test samples (quick runs).")
-    var testSubset: Int?
+    @Option(help: RunConfiguration.Key.weightDecay.help) var weightDecay: Double?
+    @Option(help: RunConfiguration.Key.momentum.help) var momentum: Double?
+    @Option(help: RunConfiguration.Key.evalEvery.help) var evalEvery: Int?
+    @Option(help: RunConfiguration.Key.bnEval.help) var bnEval: String?
+    @Option(help: RunConfiguration.Key.trainSubset.help) var trainSubset: Int?
+    @Option(help: RunConfiguration.Key.testSubset.help) var testSubset: Int?
+    @Option(help: RunConfiguration.Key.profileRepeats.help) var profileRepeats: Int?
+    @Option(help: RunConfiguration.Key.checkpointEvery.help) var checkpointEvery: Int?
 
     @Flag(help: "Print one JSON object per round instead of text.")
     var json = false
@@ -87,9 +65,6 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Run name inside the results file (default: STRATEGY-MODEL-aALPHA-sSEED).")
     var name: String?
 
-    @Option(help: "Write a checkpoint every k rounds (and after the last).")
-    var checkpointEvery = 10
-
     @Flag(help: "With --out: run again from round 0, replacing a run of the same name (other runs are left alone).")
     var restart = false
 
@@ -97,49 +72,77 @@ struct RunCommand: ParsableCommand {
     @Flag(help: .hidden)
     var skipComplete = false
 
-    func runConfiguration() throws -> RunConfiguration {
-        var configuration = RunConfiguration(strategy: strategy)
-        for option in options {
-            let parts = option.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--option takes KEY=VALUE, got '\(option)'") }
-            configuration.strategyOptions[parts[0]] = parts[1]
+    /// The options given, as schema values in the order of the schema's keys.
+    func configurationValues() throws -> [(RunConfiguration.Key, RunConfiguration.Value)] {
+        var values: [(RunConfiguration.Key, RunConfiguration.Value)] = [(.strategy, .text(strategy))]
+        if !strategyOptions.isEmpty {
+            var options: [String: String] = [:]
+            for option in strategyOptions {
+                let parts = option.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, !parts[0].isEmpty else {
+                    throw CommandLineError(description: "--strategy-option takes KEY=VALUE, got '\(option)'")
+                }
+                options[parts[0]] = parts[1]
+            }
+            values.append((.strategyOptions, .options(options)))
         }
-        configuration.dataset = dataset
-        configuration.dataDirectory = dataDir
-        configuration.model = model
-        configuration.rounds = rounds
-        configuration.devices = devices
-        configuration.perRound = perRound
-        guard let scheme = PartitionScheme.named(partition, alpha: alpha) else {
-            throw ValidationError("--partition must be one of \(PartitionScheme.names.joined(separator: ", ")); got '\(partition)'")
+        func add(_ key: RunConfiguration.Key, _ value: RunConfiguration.Value?) { if let value { values.append((key, value)) } }
+        add(.dataset, dataset.map { .text($0) })
+        add(.dataDirectory, dataDir.map { .text($0) })
+        add(.model, model.map { .text($0) })
+        add(.rounds, rounds.map { .integer($0) })
+        add(.devices, devices.map { .integer($0) })
+        add(.perRound, perRound.map { .integer($0) })
+        add(.partition, partition.map { .text($0) })
+        add(.alpha, alpha.map { .number($0) })
+        if let mix {
+            let mixes: [String: DeviceMix] = ["reference": .reference, "homogeneous": .homogeneous]
+            guard let chosen = mixes[mix] else {
+                throw CommandLineError(description: "--mix is '\(mix)'; use reference or homogeneous (other device mixes are "
+                                       + "defined in campaign files, docs/campaigns.md)")
+            }
+            values.append((.mix, .mix(chosen)))
         }
-        configuration.partition = scheme
-        configuration.seed = seed
-        configuration.learningRate = lr
+        add(.seed, seed.map { .integer($0) })
+        add(.localEpochs, localEpochs.map { .integer($0) })
+        add(.batch, batch.map { .integer($0) })
+        add(.lr, lr.map { .number($0) })
         if let lrMilestones {
-            let values = lrMilestones.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard values.allSatisfy({ $0 != nil }) else { throw ValidationError("--lr-milestones takes comma-separated round numbers, got '\(lrMilestones)'") }
-            configuration.learningRateMilestones = values.map { $0! }
-        } else {
-            configuration.learningRateMilestones = RunConfiguration.defaultMilestones(rounds: rounds)
+            let rounds = lrMilestones.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard rounds.allSatisfy({ $0 != nil }) else {
+                throw CommandLineError(description: "--lr-milestones takes comma-separated round numbers, got '\(lrMilestones)'")
+            }
+            values.append((.lrMilestones, .integers(rounds.map { $0! })))
         }
-        configuration.localEpochs = localEpochs
-        configuration.batchSize = batch
-        configuration.evaluationInterval = evalEvery
-        guard let mode = BatchNormEvaluation(rawValue: bnEval) else {
-            throw ValidationError("--bn-eval must be one of \(BatchNormEvaluation.allCases.map(\.rawValue).joined(separator: ", ")), got '\(bnEval)'")
-        }
-        configuration.batchNormEvaluation = mode
-        configuration.trainSubset = trainSubset
-        configuration.testSubset = testSubset
-        return configuration
+        add(.weightDecay, weightDecay.map { .number($0) })
+        add(.momentum, momentum.map { .number($0) })
+        add(.evalEvery, evalEvery.map { .integer($0) })
+        add(.bnEval, bnEval.map { .text($0) })
+        add(.trainSubset, trainSubset.map { .integer($0) })
+        add(.testSubset, testSubset.map { .integer($0) })
+        add(.profileRepeats, profileRepeats.map { .integer($0) })
+        add(.checkpointEvery, checkpointEvery.map { .integer($0) })
+        return values
     }
 
-    func validate() throws {
-        try runConfiguration().validate()
+    /// The run's configuration: the options over the schema's defaults, validated (errors name the options).
+    func runConfiguration() throws -> RunConfiguration {
+        do {
+            return try RunConfiguration.assemble(try configurationValues())
+        } catch {
+            throw commandLineError(error)
+        }
     }
 
     func run() throws {
+        do {
+            try runCommand()
+        } catch {
+            throw commandLineError(error)
+        }
+    }
+
+    private func runCommand() throws {
         let configuration = try runConfiguration()
         let catalog = try plugins.strategies().catalog
         _ = try catalog.entry(id: configuration.strategy)
@@ -167,9 +170,9 @@ struct RunCommand: ParsableCommand {
     /// campaign run; the per-round lines are the same as without a file.
     private func runRecorded(_ configuration: RunConfiguration, into out: String, catalog: StrategyCatalog,
                              datasets: DatasetCatalog) throws {
-        let runName = name ?? "\(strategy)-\(model)-a\(alpha)-s\(seed)"
+        let runName = name ?? "\(strategy)-\(configuration.model)-a\(configuration.alpha)-s\(configuration.seed)"
         let runner = CampaignRunner(
-            runs: [CampaignRun(name: runName, configuration: configuration, checkpointInterval: checkpointEvery)],
+            runs: [CampaignRun(name: runName, configuration: configuration)],
             catalog: catalog, datasets: datasets, toolVersion: toolVersion, restart: restart)
         // Everything checkable is checked before the file is created or opened; a bad path then fails before
         // minutes of profiling, and never overwrites other files.

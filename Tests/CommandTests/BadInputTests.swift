@@ -1,9 +1,10 @@
 import Foundation
 import Storage
 import Testing
+import TestSupport
 
 /// Bad input to the tool gives one line naming the problem and a non-zero exit, and never damages files.
-@Suite("Bad input")
+@Suite("Bad input", .heavy)
 struct BadInputTests {
     /// A campaign text with one defect, and what its error line must mention.
     struct Case: CustomStringConvertible, Sendable {

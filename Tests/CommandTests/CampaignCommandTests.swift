@@ -1,13 +1,14 @@
 import Foundation
 import NN
 import Platform
-import Plugins
+import Strategies
 import Storage
 import Testing
+import TestSupport
 
 /// `cocofl campaign` as a user runs it: killed mid-run, resumed, skipped when complete, refused on a changed
 /// configuration; the results compared with an uninterrupted in-process run.
-@Suite("cocofl campaign", .serialized)
+@Suite("cocofl campaign", .heavy, .serialized)
 struct CampaignCommandTests {
     /// Metric columns that must not depend on where the run was interrupted (`seconds` is wall time).
     static let deterministicMetrics = ["accuracy", "loss", "upload_bytes", "participants", "skipped", "training_loss",

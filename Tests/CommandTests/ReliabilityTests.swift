@@ -1,13 +1,15 @@
+import CoCoFLCore
 import CHDF5
 import Foundation
 import NN
 import Platform
-import Plugins
+import Strategies
 import Storage
 import Testing
+import TestSupport
 
 /// Stopping on signals, bad numbers and a full disk, through the `cocofl` binary (and the simulation for NaN).
-@Suite("Reliability", .serialized)
+@Suite("Reliability", .heavy, .serialized)
 struct ReliabilityTests {
     /// A fedavg campaign: fedavg never reads the profile, so its results do not depend on this machine's timings
     /// and two invocations can be compared bit for bit.
@@ -269,7 +271,7 @@ struct ReliabilityTests {
         #expect(RunConfiguration.defaultMilestones(rounds: 1000) == [600, 800])
         var configuration = RunConfiguration(strategy: "fedavg")
         configuration.learningRateMilestones = [0]
-        #expect(throws: SimulationError.self) { try configuration.validate() }
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
         let directory = try TemporaryDirectory()
         let out = directory.path("one.h5")
         let result = try Tool.run(["run", "--strategy", "fedavg", "--rounds", "1", "--devices", "4", "--per-round", "1",

@@ -1,7 +1,9 @@
+import CoCoFLCore
 import Foundation
 import NN
 import Storage
 import Testing
+import TestSupport
 
 /// A refactor must not change results: the small campaign in Tests/Fixtures/same-results (every built-in kind of
 /// local work) gives the metrics and final checkpoints stored in its expected.json, bit for bit.
@@ -11,7 +13,7 @@ import Testing
 /// depend on the thread count) and oneDNN is limited to AVX2 kernels (AVX-512 kernels sum in another order). To
 /// write the fixture anew — only when a change is meant to change results, saying so in the commit — run this test
 /// with `COCOFL_WRITE_FIXTURE=1`.
-@Suite("Same results as the stored fixture")
+@Suite("Same results as the stored fixture", .heavy)
 struct SameResultsTests {
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/same-results")

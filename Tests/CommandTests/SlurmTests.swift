@@ -1,6 +1,7 @@
 import Foundation
 import Storage
 import Testing
+import TestSupport
 
 /// Whether the Slurm tests run: always when scripts/run-tests.sh started a cluster, else when one answers.
 enum SlurmCluster {
@@ -16,7 +17,7 @@ enum SlurmCluster {
 /// `cocofl campaign --slurm` against a real Slurm cluster: the local one of scripts/local-slurm.sh, which
 /// scripts/run-tests.sh starts when it runs as root (and then sets COCOFL_SLURM_TESTS=1, so that a cluster that did
 /// not come up fails these tests instead of skipping them).
-@Suite("Slurm job arrays", .serialized,
+@Suite("Slurm job arrays", .heavy, .serialized,
        .enabled(if: SlurmCluster.required || SlurmCluster.answers(),
                 "no Slurm cluster answers sinfo here; start one with bash scripts/local-slurm.sh start (as root)"))
 struct SlurmTests {

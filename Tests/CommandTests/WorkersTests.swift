@@ -1,10 +1,12 @@
+import CoCoFLCore
 import Foundation
 import NN
 import Storage
 import Testing
+import TestSupport
 
 /// `cocofl campaign --workers N`: one process per run, the cores split between them, results as with one process.
-@Suite("Workers", .serialized)
+@Suite("Workers", .heavy, .serialized)
 struct WorkersTests {
     /// Four fedavg runs (two α × two seeds): fedavg never reads the profile, so runs compare bit for bit.
     static func fourRuns(rounds: Int = 3) -> String {
@@ -69,7 +71,8 @@ struct WorkersTests {
     @Test("kill -9 of a worker records its run failed with SIGKILL; of the parent, the workers checkpoint and stop; each resumes")
     func killedWorkerAndParent() throws {
         let directory = try TemporaryDirectory()
-        let rounds = 40
+        // Enough rounds that the killed worker's run is still going when the others have finished.
+        let rounds = 12
         let campaign = try directory.write("c.toml", Self.fourRuns(rounds: rounds))
         let out = directory.path("k.h5")
         let environment = ["OMP_NUM_THREADS": "2"]

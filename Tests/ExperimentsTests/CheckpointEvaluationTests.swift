@@ -1,13 +1,15 @@
+import CoCoFLCore
 import Experiments
 import Foundation
 import NN
 import Platform
-import Plugins
+import Strategies
 import Storage
 import Testing
+import TestSupport
 
 /// A tiny real federated run recorded into a results file, then its checkpoints evaluated again.
-@Suite("Checkpoint evaluation")
+@Suite("Checkpoint evaluation", .heavy)
 struct CheckpointEvaluationTests {
     /// 600 real Fashion-MNIST training images over 4 devices (2 per round), 200 test images, 3 rounds evaluated
     /// every round with seeded BatchNorm re-estimation (the mode with the most state to reproduce).
@@ -17,7 +19,7 @@ struct CheckpointEvaluationTests {
         configuration.devices = 4
         configuration.perRound = 2
         configuration.rounds = 3
-        configuration.partition = .dirichlet(alpha: 1, shardSizes: .equal)
+        configuration.alpha = 1
         configuration.learningRate = 0.05
         configuration.momentum = 0.9
         configuration.learningRateMilestones = []

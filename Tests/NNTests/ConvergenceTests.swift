@@ -1,9 +1,11 @@
+import CoCoFLCore
 import Foundation
 import Testing
 import NN
 import Platform
+import TestSupport
 
-@Suite("Convergence on real data")
+@Suite("Convergence on real data", .heavy)
 struct ConvergenceTests {
     /// resnet8 fits 256 real Fashion-MNIST training images: ≥ 95 % accuracy on them, measured in evaluation mode
     /// (running BN statistics) after training, so the number is not a training-mode artefact.

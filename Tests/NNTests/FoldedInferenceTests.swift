@@ -1,7 +1,8 @@
 import Testing
+import TestSupport
 @testable import NN
 
-@Suite("Folded inference")
+@Suite("Folded inference", .heavy)
 struct FoldedInferenceTests {
     @Test("Folded fp32 logits equal the model's evaluation forward; int8 logits stay close and mostly agree on the class",
           arguments: ["resnet8", "mobilenetv2"])

@@ -1,6 +1,8 @@
+import CoCoFLCore
 import CKernels
 import Foundation
 import Testing
+import TestSupport
 @testable import NN
 
 /// Cosine similarity and relative L2 error of two equally long vectors.
@@ -10,7 +12,7 @@ func similarity(_ a: [Float], _ b: [Float]) -> (cosine: Double, relativeError: D
     return (dot / max((aa * bb).squareRoot(), 1e-30), (squared / max(bb, 1e-30)).squareRoot())
 }
 
-@Suite("CoCoFL frozen units")
+@Suite("CoCoFL frozen units", .heavy)
 struct FrozenUnitTests {
     /// A model whose BatchNorm running statistics moved away from (0, 1) so that folding is exercised.
     static func warmedModel(_ name: String, context: ComputeContext) throws -> Model {

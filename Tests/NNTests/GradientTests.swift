@@ -1,10 +1,12 @@
+import CoCoFLCore
 import Foundation
 import Testing
+import TestSupport
 @testable import NN
 
 /// Finite-difference gradient checks for every layer type. Central differences in fp32 with ε = 1e-2 on a
 /// loss Σ y·r; tolerances are relative errors at sampled coordinates (fp32 round-off dominates them).
-@Suite("Finite-difference gradients")
+@Suite("Finite-difference gradients", .heavy)
 struct GradientTests {
     struct ConvCase: CustomTestStringConvertible, Sendable {
         let input: Int, output: Int, kernel: Int, stride: Int, padding: Int, groups: Int, bias: Bool, size: Int

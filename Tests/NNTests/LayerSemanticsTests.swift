@@ -1,8 +1,10 @@
+import CoCoFLCore
 import Foundation
 import Testing
+import TestSupport
 @testable import NN
 
-@Suite("Layer semantics")
+@Suite("Layer semantics", .heavy)
 struct LayerSemanticsTests {
     @Test("BatchNorm: training normalizes with batch statistics and updates running ones; evaluation uses running ones")
     func batchNormModes() throws {

@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import NN
 
-@Suite("Models and the parameter tree")
+@Suite("Models and the parameter tree", .heavy)
 struct ModelTests {
     @Test("Unit counts, parameter counts and forward output shapes", arguments: [
         // Parameter counts are those of the equivalent torch.nn models (10 classes, 3×32×32), BN buffers excluded.

@@ -1,8 +1,10 @@
+import CoCoFLCore
 import Foundation
 import Testing
+import TestSupport
 @testable import NN
 
-@Suite("Width-scaled sub-models (HeteroFL, FedRolex, Federated Dropout)")
+@Suite("Width-scaled sub-models (HeteroFL, FedRolex, Federated Dropout)", .heavy)
 struct SubModelTests {
     static let inputShape = [3, 16, 16]
 
@@ -164,30 +166,30 @@ struct SubModelTests {
         #expect(try mobile.indices(for: "linear.weight")[1] == mobile.indices(for: "conv2.weight")[0])
     }
 
-    @Test("DenseNet cannot be width-scaled; the error names the model and --width-ratio")
+    @Test("DenseNet cannot be width-scaled; the error names the model and the width ratio")
     func denseNetThrows() throws {
         let context = try ComputeContext()
         let build = try #require(throws: ModelError.self) {
             _ = try ModelZoo.make("densenet40", inputShape: Self.inputShape, classes: 10, seed: 1, context: context, widthRatio: 0.5)
         }
-        #expect(build.description.contains("densenet40") && build.description.contains("--width-ratio"), "\(build)")
+        #expect(build.description.contains("densenet40") && build.description.contains("width ratio"), "\(build)")
         let map = try #require(throws: ModelError.self) {
             _ = try SubModelMap(modelName: "densenet40", inputShape: Self.inputShape, classes: 10, ratio: 0.25, selection: .prefix)
         }
-        #expect(map.description.contains("densenet40") && map.description.contains("--width-ratio"), "\(map)")
+        #expect(map.description.contains("densenet40") && map.description.contains("width ratio"), "\(map)")
     }
 
-    @Test("Width ratios outside (0, 1] are rejected naming --width-ratio", arguments: [0, -0.5, 1.5, Double.nan, Double.infinity])
+    @Test("Width ratios outside (0, 1] are rejected naming the width ratio", arguments: [0, -0.5, 1.5, Double.nan, Double.infinity])
     func ratioOutOfRange(ratio: Double) throws {
         let context = try ComputeContext()
         let build = try #require(throws: ModelError.self) {
             _ = try ModelZoo.make("resnet8", inputShape: Self.inputShape, classes: 10, seed: 1, context: context, widthRatio: ratio)
         }
-        #expect(build.description.contains("--width-ratio"), "\(build)")
+        #expect(build.description.contains("width ratio"), "\(build)")
         let map = try #require(throws: ModelError.self) {
             _ = try SubModelMap(modelName: "resnet8", inputShape: Self.inputShape, classes: 10, ratio: ratio, selection: .prefix)
         }
-        #expect(map.description.contains("--width-ratio"), "\(map)")
+        #expect(map.description.contains("width ratio"), "\(map)")
     }
 
     @Test("extract rejects unknown, misshapen and missing keys, naming the key")

@@ -1,3 +1,4 @@
+import CoCoFLCore
 import Testing
 @testable import NN
 

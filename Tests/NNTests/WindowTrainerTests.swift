@@ -1,8 +1,10 @@
+import CoCoFLCore
 import Foundation
 import Testing
+import TestSupport
 @testable import NN
 
-@Suite("CoCoFL windows, profiles and the configuration choice")
+@Suite("CoCoFL windows, profiles and the configuration choice", .heavy)
 struct WindowTrainerTests {
     static func batch(_ model: Model, seed: UInt64, size: Int = 16) throws -> (Tensor, [Int32]) {
         var generator = SeededGenerator(seed: seed)

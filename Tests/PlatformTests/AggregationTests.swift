@@ -1,3 +1,4 @@
+import CoCoFLCore
 import NN
 import Platform
 import Testing

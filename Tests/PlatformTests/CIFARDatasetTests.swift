@@ -77,7 +77,7 @@ struct CIFARDatasetTests {
             #expect(error?.path == path)
             #expect(error?.description.contains("data_batch_3.bin") == true)
             #expect(error?.description.contains("3073") == true)
-            #expect(error?.description.contains("--data-dir") == true)
+            #expect(error?.description.contains("data_dir") == true)
         }
     }
 

@@ -60,7 +60,7 @@ struct CampaignFileTests {
         #expect(campaign.runs.count == 1)
         let run = try #require(campaign.runs.first)
         #expect(run.name == "fedavg-fashion-mnist-resnet8-a0.1-s1")
-        #expect(run.checkpointInterval == 10)
+        #expect(run.configuration.checkpointInterval == 10)
         // The default milestones, 60 % and 80 % of 1000 rounds, are exactly RunConfiguration's [600, 800].
         #expect(run.configuration == RunConfiguration(strategy: "fedavg"))
         #expect(run.configuration.mix == .reference)
@@ -97,11 +97,13 @@ struct CampaignFileTests {
         let run = try #require(campaign.runs.first)
         #expect(campaign.runs.count == 1)
         #expect(run.name == "heterofl-cifar10-resnet18-a0.5-s7-homogeneous")
-        #expect(run.checkpointInterval == 4)
+        #expect(run.configuration.checkpointInterval == 4)
         var expected = RunConfiguration(strategy: "heterofl")
         expected.dataset = "cifar10"
         expected.model = "resnet18"
-        expected.partition = .resourceCorrelated(alpha: 0.5)
+        expected.partitionName = "resource-correlated"
+        expected.alpha = 0.5
+        expected.checkpointInterval = 4
         expected.mix = .homogeneous
         expected.seed = 7
         expected.rounds = 40
@@ -270,7 +272,7 @@ struct CampaignFileTests {
         #expect(twoTier.configuration.learningRateMilestones == [24, 32])
         #expect(twoTier.configuration.batchNormEvaluation == .reestimated)
         #expect(twoTier.configuration.dataDirectory == "/usr/share/datasets/fashion-mnist")
-        #expect(twoTier.checkpointInterval == 10)
+        #expect(twoTier.configuration.checkpointInterval == 10)
     }
 
     @Test("the short example of docs/campaigns.md gives the 24 runs the page promises")
@@ -390,23 +392,23 @@ struct CampaignFileTests {
         CampaignErrorCase(label: "an unknown partition",
                           lines: ["[grid]", "strategies = [\"fedavg\"]", "[run]", "partition = \"diriclet\""],
                           line: 4, key: "run.partition",
-                          fragments: ["unknown partition 'diriclet'", "did you mean 'dirichlet'?", "resource-correlated"]),
+                          fragments: ["run.partition is 'diriclet', which is not a partition", "did you mean 'dirichlet'?", "resource-correlated"]),
         CampaignErrorCase(label: "an unknown bn_eval",
                           lines: ["[grid]", "strategies = [\"fedavg\"]", "[run]", "bn_eval = \"running\""],
-                          line: 4, key: "run.bn_eval", fragments: ["unknown BatchNorm evaluation 'running'",
+                          line: 4, key: "run.bn_eval", fragments: ["run.bn_eval is 'running', which is not a BatchNorm evaluation",
                                                                    "aggregated, test-batch, reestimated"]),
         CampaignErrorCase(label: "zero rounds",
                           lines: ["[grid]", "strategies = [\"fedavg\"]", "[run]", "rounds = 0"],
-                          line: 4, key: "run.rounds", fragments: ["'run.rounds' is 0 but must be at least 1"]),
+                          line: 4, key: "run.rounds", fragments: ["run.rounds is 0 but must be at least 1"]),
         CampaignErrorCase(label: "negative devices",
                           lines: ["[grid]", "strategies = [\"fedavg\"]", "[run]", "devices = -5"],
-                          line: 4, key: "run.devices", fragments: ["'run.devices' is -5 but must be at least 1"]),
+                          line: 4, key: "run.devices", fragments: ["run.devices is -5 but must be at least 1"]),
         CampaignErrorCase(label: "a zero lr milestone",
                           lines: ["[grid]", "strategies = [\"fedavg\"]", "[run]", "lr_milestones = [10, 0]"],
-                          line: 4, key: "run.lr_milestones[1]", fragments: ["is 0 but must be at least 1"]),
+                          line: 4, key: "run.lr_milestones", fragments: ["is [10, 0]", "must be at least 1"]),
         CampaignErrorCase(label: "more devices per round than devices",
                           lines: ["[grid]", "strategies = [\"fedavg\"]", "[run]", "devices = 8", "per_round = 10"],
-                          line: 5, key: "run.per_round", fragments: ["is 10 but there are only 8 devices"]),
+                          line: 5, key: "run.per_round", fragments: ["run.per_round is 10 but must be between 1 and run.devices (8)"]),
         CampaignErrorCase(label: "a zero group count",
                           lines: ["[grid]", "strategies = [\"fedavg\"]", "[[mixes.m.groups]]", "name = \"a\"", "count = 0"],
                           line: 5, key: "mixes.m.groups[0].count", fragments: ["is 0 but must be at least 1"]),
@@ -424,14 +426,14 @@ struct CampaignFileTests {
         CampaignErrorCase(label: "a mix whose counts do not fit the devices",
                           lines: ["[grid]", "strategies = [\"fedavg\"]", "mixes = [\"m\"]", "[run]", "devices = 10",
                                   "[mixes.m]", "groups = [{ name = \"a\", count = 12 }]"],
-                          line: 6, key: "mixes.m", fragments: ["mix 'm' cannot split run.devices = 10", "need 12"]),
+                          line: 6, key: "mixes.m", fragments: ["mixes.m cannot be used with run.devices = 10", "12 devices"]),
         CampaignErrorCase(label: "a custom mix that shadows a built-in one",
                           lines: ["[grid]", "strategies = [\"fedavg\"]", "[mixes.reference]", "groups = []"],
                           line: 3, key: "mixes.reference", fragments: ["would replace the built-in 'reference' mix"]),
         CampaignErrorCase(label: "an unknown model names the grid.models line",
                           lines: ["[grid]", "strategies = [\"fedavg\"]", "models = [\"resnet8\",", "  \"resnet81\"]"],
                           line: 4, key: "grid.models[1]",
-                          fragments: ["unknown model 'resnet81'", "did you mean 'resnet8'?", "known models: resnet8"]),
+                          fragments: ["grid.models[1] is 'resnet81', which is not a model", "did you mean 'resnet8'?", "resnet8, resnet18"]),
         CampaignErrorCase(label: "a repeated seed",
                           lines: ["[grid]", "strategies = [\"fedavg\"]", "seeds = [1, 2, 1]"],
                           line: 3, key: "grid.seeds[2]", fragments: ["lists 1 twice"]),

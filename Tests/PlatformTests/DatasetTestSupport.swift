@@ -1,3 +1,4 @@
+import CoCoFLCore
 import CZlib
 import Foundation
 import NN

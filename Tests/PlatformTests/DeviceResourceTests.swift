@@ -1,3 +1,4 @@
+import CoCoFLCore
 import Foundation
 import Platform
 import Testing
@@ -47,12 +48,12 @@ struct DeviceResourceTests {
         ])
         #expect(try mix.deviceCounts(deviceCount: 25) == [5, 5, 15])
         let tooFew = #expect(throws: FederationError.self) { _ = try mix.deviceCounts(deviceCount: 4) }
-        #expect(tooFew?.option == "--devices")
+        #expect(tooFew?.option == "devices")
         let countsOnly = DeviceMix(groups: [DeviceGroup(name: "only", size: .count(8))])
         #expect(try countsOnly.deviceCounts(deviceCount: 8) == [8])
         let mismatch = #expect(throws: FederationError.self) { _ = try countsOnly.deviceCounts(deviceCount: 9) }
-        #expect(mismatch?.option == "--devices")
-        #expect(mismatch?.description.contains("--devices 8") == true)
+        #expect(mismatch?.option == "devices")
+        #expect(mismatch?.description.contains("set devices to 8") == true)
     }
 
     @Test("reference limits: constants hold and uniform uploads stay in range, redrawn every round")
@@ -124,7 +125,7 @@ struct DeviceResourceTests {
         }
         #expect(zeroCount?.option == "weak.count")
         let noDevices = #expect(throws: FederationError.self) { _ = try DeviceMix.reference.population(deviceCount: 0) }
-        #expect(noDevices?.option == "--devices")
+        #expect(noDevices?.option == "devices")
     }
 
     @Test("device mixes round-trip through JSON; limits read as numbers or lower/upper pairs")
@@ -167,14 +168,14 @@ struct DeviceResourceTests {
         #expect(try DeviceSampler(perRound: 7, deviceCount: 7).sample(using: &all) == Array(0..<7))
     }
 
-    @Test("sampling more devices than exist, or none, names --per-round",
+    @Test("sampling more devices than exist, or none, names per_round",
           arguments: [(11, 10), (0, 10), (-3, 10)])
     func badSampling(perRound: Int, deviceCount: Int) {
         let error = #expect(throws: FederationError.self) {
             _ = try DeviceSampler(perRound: perRound, deviceCount: deviceCount)
         }
         #expect(error?.kind == .invalidSampling)
-        #expect(error?.option == "--per-round")
+        #expect(error?.option == "per_round")
         #expect(error?.description.contains("1...\(deviceCount)") == true)
     }
 }

@@ -121,7 +121,7 @@ struct IDXDatasetTests {
             #expect(error?.path?.hasSuffix("/" + damage.file) == true)
             #expect(error?.description.contains(damage.file) == true)
             #expect(error?.description.contains("dataset-fashion-mnist") == true)
-            #expect(error?.description.contains("--data-dir") == true)
+            #expect(error?.description.contains("data_dir") == true)
         }
     }
 

@@ -1,3 +1,4 @@
+import CoCoFLCore
 import Foundation
 import NN
 import Platform
@@ -159,7 +160,7 @@ struct PartitionTests {
         let error = #expect(throws: FederationError.self) {
             _ = try DataPartition.natural(labels: labels, classCount: 3, writerIDs: writers, deviceCount: 5)
         }
-        #expect(error?.option == "--devices")
+        #expect(error?.option == "devices")
         #expect(error?.description.contains("only 4 writers") == true)
     }
 
@@ -191,11 +192,11 @@ struct PartitionTests {
             _ = try DataPartition(dataset: withoutWriters, scheme: .natural, population: population,
                                   using: &generator)
         }
-        #expect(error?.option == "--partition")
+        #expect(error?.option == "partition")
         #expect(error?.description.contains("'anonymous'") == true)
     }
 
-    @Test("α must be positive and finite; the error names --alpha",
+    @Test("α must be positive and finite; the error names alpha",
           arguments: [0.0, -1.0, Double.nan, Double.infinity])
     func badAlpha(alpha: Double) {
         let labels = balancedLabels(count: 100, classCount: 10)
@@ -203,8 +204,8 @@ struct PartitionTests {
             let error = #expect(throws: FederationError.self) {
                 _ = try scheme.partition(labels: labels, classCount: 10, deviceCount: 6, alpha: alpha, seed: 1)
             }
-            #expect(error?.option == "--alpha")
-            #expect(error?.description.contains("--alpha") == true)
+            #expect(error?.option == "alpha")
+            #expect(error?.description.contains("alpha is") == true)
         }
         #expect(throws: FederationError.self) { try PartitionScheme.dirichlet(alpha: alpha, shardSizes: .equal)
             .validate() }
@@ -218,12 +219,12 @@ struct PartitionTests {
             _ = try DataPartition.iid(labels: balancedLabels(count: 5, classCount: 2), classCount: 2,
                                       deviceCount: 6, using: &generator)
         }
-        #expect(tooMany?.option == "--devices")
+        #expect(tooMany?.option == "devices")
         let none = #expect(throws: FederationError.self) {
             _ = try DataPartition.iid(labels: balancedLabels(count: 5, classCount: 2), classCount: 2,
                                       deviceCount: 0, using: &generator)
         }
-        #expect(none?.option == "--devices")
+        #expect(none?.option == "devices")
         let badLabel = #expect(throws: FederationError.self) {
             _ = try DataPartition.dirichletEqualShards(labels: [0, 1, 7], classCount: 2, deviceCount: 1,
                                                        alpha: 1, using: &generator)
@@ -329,7 +330,7 @@ struct DistributionTests {
         #expect(throws: FederationError.self) { _ = try GammaDistribution(shape: -.infinity) }
         let error = #expect(throws: FederationError.self) { _ = try DirichletDistribution(symmetric: -1,
                                                                                           dimension: 3) }
-        #expect(error?.option == "--alpha")
+        #expect(error?.option == "alpha")
         #expect(throws: FederationError.self) { _ = try DirichletDistribution(concentration: []) }
     }
 }

@@ -1,11 +1,13 @@
+import CoCoFLCore
 import Foundation
 import Platform
 import Storage
 import Testing
+import TestSupport
 
 /// The plugin as a user meets it: through the `cocofl` binary of this build. Serialized: each run profiles the
 /// model on oneDNN's threads, and two at once on a small machine take longer than one after the other.
-@Suite("cocofl with --plugin", .serialized, .timeLimit(.minutes(10)))
+@Suite("cocofl with --plugin", .heavy, .serialized, .timeLimit(.minutes(10)))
 struct PluginCommandTests {
     /// A short run on real Fashion-MNIST: 1,000 training and 200 test images over 10 devices, 3 per round.
     private static func runArguments(plugin: String, out: String, name: String, rounds: Int, extra: [String] = []) -> [String] {
@@ -120,6 +122,57 @@ struct PluginCommandTests {
             for name in names {
                 #expect(rows.contains { $0.hasPrefix(name + " ") && $0.hasSuffix("complete") }, "\(fixed.standardOutput)")
             }
+        }
+    }
+
+    @Test("the plugin's fedprox runs in a campaign next to fedavg: µ = 0 equals fedavg bit for bit, µ > 0 does not")
+    func fedProxNextToFedAvg() throws {
+        let cocofl = try PluginFixtures.cocofl()
+        let plugin = try PluginFixtures.maxWindowPluginPath()
+        try withTemporaryDirectory { directory in
+            func campaign(mu: Double) throws -> String {
+                let file = directory.appendingPathComponent("fedprox-\(mu).toml")
+                try """
+                    plugins = ["\(plugin)"]
+
+                    [grid]
+                    strategies = ["fedavg", "fedprox"]
+                    alphas = [0.5]
+
+                    [run]
+                    rounds = 3
+                    devices = 6
+                    per_round = 3
+                    train_subset = 600
+                    test_subset = 200
+                    lr = 0.05
+                    checkpoint_every = 3
+
+                    [strategy.fedprox]
+                    mu = \(mu)
+                    """.write(to: file, atomically: true, encoding: .utf8)
+                return file.path
+            }
+            func contents(_ out: String, _ run: String) throws -> (metrics: [String: [Double]], parameters: [NamedArray]) {
+                let record = try ResultsFile(path: out, access: .readOnly).openRun(run)
+                #expect(try record.summary().status == .complete, "\(run)")
+                return (try record.metrics().filter { $0.key != "seconds" }, try record.latestCheckpoint()?.parameters ?? [])
+            }
+            let (fedavg, fedprox) = ("fedavg-fashion-mnist-resnet8-a0.5-s1", "fedprox-fashion-mnist-resnet8-a0.5-s1")
+            let zero = directory.appendingPathComponent("zero.h5").path
+            let result = try PluginFixtures.run(cocofl, ["campaign", try campaign(mu: 0), "--out", zero, "--plain"])
+            #expect(result.status == 0, "\(result.standardError)")
+            let (reference, proximal) = (try contents(zero, fedavg), try contents(zero, fedprox))
+            #expect(!reference.parameters.isEmpty)
+            #expect(proximal.metrics == reference.metrics, "µ = 0: every metric as fedavg's")
+            #expect(proximal.parameters == reference.parameters, "µ = 0: the final checkpoint as fedavg's")
+
+            let pulled = directory.appendingPathComponent("pulled.h5").path
+            let strong = try PluginFixtures.run(cocofl, ["campaign", try campaign(mu: 1), "--out", pulled, "--plain"])
+            #expect(strong.status == 0, "\(strong.standardError)")
+            let withTerm = try contents(pulled, fedprox)
+            #expect(withTerm.parameters != reference.parameters)
+            #expect(withTerm.metrics["accuracy"]?.allSatisfy(\.isFinite) == true)
         }
     }
 

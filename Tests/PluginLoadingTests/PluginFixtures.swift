@@ -21,7 +21,7 @@ enum PluginFixtures {
     static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// The build directory holding the test bundle, `cocofl` and `libCoCoFLPluginAPI.so`.
+    /// The build directory holding the test bundle, `cocofl` and `libCoCoFLCore.so`.
     static let buildDirectory: URL = {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? CommandLine.arguments[0]
@@ -77,7 +77,7 @@ enum PluginFixtures {
         let sourceFile = directory.appendingPathComponent("\(name).c")
         try source.write(to: sourceFile, atomically: true, encoding: .utf8)
         let library = directory.appendingPathComponent("\(name).so")
-        let include = packageRoot.appendingPathComponent("PluginAPI/Sources/CoCoFLPluginABI/include")
+        let include = packageRoot.appendingPathComponent("Core/Sources/CoCoFLPluginABI/include")
         let result = try run(compiler, ["-shared", "-fPIC", "-I", include.path, "-o", library.path, sourceFile.path])
         guard result.status == 0 else {
             throw FixtureError("cc could not build the fixture \(name): \(result.standardError)")

@@ -1,7 +1,9 @@
+import CoCoFLCore
 import Foundation
 import Platform
-import Plugins
+import Strategies
 import Testing
+import TestSupport
 
 /// A hand-made profile of a 4-unit model. Full training uploads 1000 bytes; ratios are fractions of full training.
 /// Under limits 0.6 the maximal feasible windows are [0,1] (300 B), [1,2] (400 B) and [2,3] (500 B); under
@@ -24,28 +26,56 @@ private let handMadeProfile: ModelProfile = {
 
 private let environment = StrategyEnvironment(modelName: "hand-made", unitCount: 4, profile: handMadeProfile)
 
-/// The windows `strategy` plans for seeds 1…40 under `limits`.
+/// A `LocalTrainer` that trains nothing and records what a strategy asked it to train.
+final class RecordingTrainer: LocalTrainer {
+    let global = ParameterSet()
+    private(set) var windows: [TrainedWindow] = []
+    private(set) var subModels: [(ratio: Double, selection: SubModelSelection)] = []
+
+    func trainWindow(_ window: TrainedWindow, lossTerm: (any LocalLossTerm)?, generator: inout SeededGenerator) throws -> LocalTraining {
+        windows.append(window)
+        return LocalTraining(update: try PartialUpdate(deviceID: 0, sampleCount: 0, parameters: []), timeRatio: 1, memoryRatio: 1, meanLoss: 0)
+    }
+
+    func trainSubModel(ratio: Double, selection: SubModelSelection, lossTerm: (any LocalLossTerm)?,
+                       generator: inout SeededGenerator) throws -> LocalTraining {
+        subModels.append((ratio, selection))
+        return LocalTraining(update: try PartialUpdate(deviceID: 0, sampleCount: 0, parameters: []), timeRatio: ratio * ratio,
+                             memoryRatio: ratio, meanLoss: 0)
+    }
+}
+
+/// The outcome of `strategy` for one device (a skip reason, or nil when it trained) and the window it trained.
+private func trainedWindow(_ strategy: Strategy, device: DeviceRound, generator: inout SeededGenerator) throws
+    -> (skipped: String?, window: TrainedWindow?)
+{
+    let trainer = RecordingTrainer()
+    if case .skipped(let reason) = try strategy.train(device, with: trainer, generator: &generator) { return (reason, nil) }
+    return (nil, trainer.windows.first)
+}
+
+/// The windows `strategy` trains for seeds 1…40 under `limits`.
 private func plannedWindows(_ strategy: Strategy, limits: DeviceLimits, round: Int = 1) throws -> [TrainedWindow?] {
     try (1...40).map { seed in
         var generator = SeededGenerator(seed: UInt64(seed))
         let device = DeviceRound(deviceID: 7, groupName: "medium", limits: limits, round: round, sampleCount: 600)
-        if case .window(let window) = try strategy.plan(device, generator: &generator) { return window }
-        return nil
+        return try trainedWindow(strategy, device: device, generator: &generator).window
     }
 }
 
-@Suite("Loading the example plugin")
+@Suite("Loading the example plugin", .heavy)
 struct ExamplePluginTests {
-    @Test("the example plugin loads, registers cocofl-max-window and is listed with its library as source")
+    @Test("the example plugin loads, registers cocofl-max-window and fedprox and is listed with its library as source")
     func loads() throws {
         let path = try PluginFixtures.maxWindowPluginPath()
         let plugin = try PluginLoader.load(path: path)
-        #expect(plugin.entries.map(\.id) == ["cocofl-max-window"])
+        #expect(plugin.entries.map(\.id) == ["cocofl-max-window", "fedprox"])
         var sources = StrategySources(builtins: try BuiltinStrategies.catalog())
         let builtinCount = sources.catalog.count
         try sources.add(plugin)
-        #expect(sources.catalog.count == builtinCount + 1)
+        #expect(sources.catalog.count == builtinCount + 2)
         #expect(sources.source(of: "cocofl-max-window") == path)
+        #expect(sources.source(of: "fedprox") == path)
         #expect(sources.source(of: "cocofl") == StrategySources.builtinSource)
     }
 
@@ -66,14 +96,14 @@ struct ExamplePluginTests {
         #expect(Set(tied) == [TrainedWindow(first: 1, last: 2), TrainedWindow(first: 3, last: 3)])
         #expect(try plannedWindows(strategy, limits: tight) == tied)
         // The built-in CoCoFL picks at random among all three maximal windows, [0,1] included.
-        let cocofl = try CoCoFL.entry.instantiate(options: [:], environment: environment)
+        let cocofl = try CoCoFLStrategy.entry.instantiate(options: [:], environment: environment)
         #expect(try plannedWindows(cocofl, limits: tight).contains(TrainedWindow(first: 0, last: 1)))
 
         // Nothing fits 5 % of full training: the device sits the round out.
         var generator = SeededGenerator(seed: 1)
         let starved = DeviceRound(deviceID: 1, groupName: "weak", limits: DeviceLimits(time: 0.05, memory: 0.05, upload: 0.05),
                                   round: 1, sampleCount: 600)
-        #expect(try strategy.plan(starved, generator: &generator) == .skip(reason: "no feasible configuration"))
+        #expect(try trainedWindow(strategy, device: starved, generator: &generator).skipped == "no feasible configuration")
     }
 
     @Test("the plugin aggregates with the host's CoCoFL rule from the environment")
@@ -98,9 +128,11 @@ struct ExamplePluginTests {
         let failing = try entry.instantiate(options: ["fail_at_round": "3"], environment: environment)
         let limits = DeviceLimits(time: 1, memory: 1, upload: 1)
         var generator = SeededGenerator(seed: 1)
-        _ = try failing.plan(DeviceRound(deviceID: 0, groupName: "strong", limits: limits, round: 2, sampleCount: 1), generator: &generator)
+        _ = try trainedWindow(failing, device: DeviceRound(deviceID: 0, groupName: "strong", limits: limits, round: 2, sampleCount: 1),
+                              generator: &generator)
         do {
-            _ = try failing.plan(DeviceRound(deviceID: 0, groupName: "strong", limits: limits, round: 3, sampleCount: 1), generator: &generator)
+            _ = try trainedWindow(failing, device: DeviceRound(deviceID: 0, groupName: "strong", limits: limits, round: 3, sampleCount: 1),
+                                  generator: &generator)
             Issue.record("fail_at_round = 3 did not throw at round 3")
         } catch let error as StrategyError {
             #expect(error.description == "cocofl-max-window failed on purpose at round 3 (option fail_at_round, a test hook)")
@@ -149,7 +181,7 @@ struct PluginFailureTests {
             try String(repeating: "not an ELF file\n", count: 16).write(toFile: path, atomically: true, encoding: .utf8)
             expectFailure(.cannotOpen, loading: path) { path in
                 "cannot load plugin library '\(path)': \(path): invalid ELF header; rebuild the plugin with "
-                    + "`swift build -c release` in its package against this platform's PluginAPI"
+                    + "`swift build -c release` in its package against this platform's Core package"
             }
         }
     }
@@ -179,7 +211,7 @@ struct PluginFailureTests {
             let path = try PluginFixtures.cLibrary("libFutureVersion", source: source, in: directory)
             expectFailure(.versionMismatch, loading: path) { path in
                 "plugin '\(path)' was built against plugin API version \(pluginAPIVersion + 41) but this cocofl has "
-                    + "version \(pluginAPIVersion); rebuild the plugin against this platform's PluginAPI package"
+                    + "version \(pluginAPIVersion); rebuild the plugin against this platform's Core package"
             }
         }
     }
@@ -197,8 +229,8 @@ struct PluginFailureTests {
                 """
             let path = try PluginFixtures.cLibrary("libOwnCopy", source: source, in: directory)
             expectFailure(.separateAPICopy, loading: path) { path in
-                "plugin '\(path)' carries its own copy of CoCoFLPluginAPI, so its strategies would not be the host's "
-                    + "types; depend on the CoCoFLPluginAPI product of the platform's PluginAPI package instead of "
+                "plugin '\(path)' carries its own copy of CoCoFLCore, so its strategies would not be the host's "
+                    + "types; depend on the CoCoFLCore product of the platform's Core package instead of "
                     + "copying its sources (docs/plugins.md)"
             }
         }
@@ -243,7 +275,7 @@ struct PluginFailureTests {
     func duplicateWithBuiltin() throws {
         let path = try PluginFixtures.maxWindowPluginPath()
         let impostor = StrategyEntry(id: "cocofl-max-window", summary: "a built-in with the plugin's id") { _, environment in
-            try CoCoFL.entry.make(StrategyOptions([:], strategyID: "cocofl"), environment)
+            try CoCoFLStrategy.entry.make(StrategyOptions([:], strategyID: "cocofl"), environment)
         }
         var sources = StrategySources(builtins: try StrategyCatalog([impostor]))
         do {
@@ -255,6 +287,6 @@ struct PluginFailureTests {
         }
         var twice = StrategySources(builtins: try BuiltinStrategies.catalog())
         try twice.loadPlugins([path, path])
-        #expect(twice.catalog.count == (try BuiltinStrategies.catalog()).count + 1)
+        #expect(twice.catalog.count == (try BuiltinStrategies.catalog()).count + 2)
     }
 }

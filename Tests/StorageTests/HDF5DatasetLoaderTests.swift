@@ -263,7 +263,7 @@ struct HDF5DatasetLoaderTests {
                 let error = try #require(throws: DatasetError.self) { try loader.load(directory: path) }
                 #expect(error.kind == .missingFile)
                 #expect(error.description.contains(path))
-                #expect(error.description.contains("--data-dir"))
+                #expect(error.description.contains("data_dir"))
             }
         }
     }
@@ -275,7 +275,7 @@ struct HDF5DatasetLoaderTests {
             let error = try #require(throws: DatasetError.self) { try loader.load(directory: path) }
             #expect(error.kind == .corruptFile)
             #expect(error.description.contains(path))
-            #expect(error.description.contains("--data-dir"))
+            #expect(error.description.contains("data_dir"))
         }
     }
 }

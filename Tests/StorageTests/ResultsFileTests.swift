@@ -1,3 +1,4 @@
+import CoCoFLCore
 import Foundation
 import NN
 import Storage
@@ -49,9 +50,9 @@ struct ResultsFileTests {
         try withTemporaryDirectory { directory in
             let results = try Self.makeFile(in: directory)
             #expect(results.formatVersion == ResultsFile.currentFormatVersion)
-            #expect(ResultsFile.currentFormatVersion == 1)
+            #expect(ResultsFile.currentFormatVersion == 2)
             #expect(try results.createdBy() == "cocofl \(Self.toolVersion)")
-            #expect(try results.hdf5File.attributes.int64("format_version") == 1)
+            #expect(try results.hdf5File.attributes.int64("format_version") == ResultsFile.currentFormatVersion)
             #expect(try results.hdf5File.rootGroup().children() == ["profiles", "runs"])
             #expect(try results.runs().isEmpty)
             #expect(!results.isReadOnly)
@@ -63,7 +64,7 @@ struct ResultsFileTests {
         try withTemporaryDirectory { directory in
             let empty = directory.appendingPathComponent("empty.h5").path
             #expect(FileManager.default.createFile(atPath: empty, contents: Data()))
-            #expect(try ResultsFile(path: empty, access: .createOrAppend(toolVersion: "1")).formatVersion == 1)
+            #expect(try ResultsFile(path: empty, access: .createOrAppend(toolVersion: "1")).formatVersion == ResultsFile.currentFormatVersion)
 
             let missing = directory.appendingPathComponent("missing.h5").path
             let error = try #require(throws: HDF5Error.self) { try ResultsFile(path: missing, access: .readOnly) }
@@ -79,15 +80,16 @@ struct ResultsFileTests {
             let path = directory.appendingPathComponent("future.h5").path
             do {
                 let results = try ResultsFile(path: path, access: .createOrAppend(toolVersion: "9.0"))
-                try results.hdf5File.attributes.set("format_version", to: .int64(2))
+                try results.hdf5File.attributes.set("format_version", to: .int64(ResultsFile.currentFormatVersion + 1))
                 try results.hdf5File.flush()
             }
             let before = try Data(contentsOf: URL(fileURLWithPath: path))
             let error = try #require(throws: ResultsError.self) { try ResultsFile(path: path, access: access) }
-            #expect(error.kind == .newerFormatVersion(found: 2, newestReadable: 1))
+            let newer = ResultsFile.currentFormatVersion + 1
+            #expect(error.kind == .newerFormatVersion(found: newer, newestReadable: ResultsFile.currentFormatVersion))
             #expect(error.filePath == path)
             #expect(error.description.contains(path))
-            #expect(error.description.contains("format_version 2"))
+            #expect(error.description.contains("format_version \(newer)"))
             #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
         }
     }

@@ -35,7 +35,7 @@ struct SeedGroupTests {
         let results = try ResultsFile(path: path, access: .createOrAppend(toolVersion: "test"))
         func run(_ strategy: String, alpha: Double, seed: UInt64, final: Double, status: RunStatus = .complete) throws {
             var configuration = RunConfiguration(strategy: strategy)
-            configuration.partition = .dirichlet(alpha: alpha, shardSizes: .equal)
+            configuration.alpha = alpha
             configuration.seed = seed
             let name = "\(strategy)-fashion-mnist-resnet8-a\(alpha)-s\(seed)"
             let record = try results.createRun(name, specification: RunSpecification(

@@ -31,4 +31,10 @@ double ck_fma_peak_kernel(size_t iterations);
 
 /// FLOPs that `ck_fma_peak_kernel(iterations)` performs on this CPU.
 double ck_fma_peak_flops(size_t iterations);
+/// Fills `count` floats with draws of Swift's `Float.random(in: -bound...bound, using:)` from the SplitMix64
+/// generator whose state is `*state` (advanced in place): the same algorithm bit for bit (Lemire's bounded integer
+/// on 2^24 + 1 values, then delta * (r * 2^-24) + lower, unfused), so that models initialize identically in debug and
+/// release builds; in C because generic Swift in a debug build takes seconds for resnet18's 11 M weights.
+void ck_fill_uniform_splitmix(float *values, size_t count, float bound, uint64_t *state);
+
 #endif

@@ -1,3 +1,4 @@
+import CoCoFLCore
 import Dispatch
 import Foundation
 
@@ -12,8 +13,8 @@ public struct Profiler {
     public let precision: FrozenPrecision
 
     public init(modelName: String, inputShape: [Int], classes: Int, batch: Int, repeats: Int, precision: FrozenPrecision = .int8) throws {
-        guard batch > 0 else { throw ModelError("--batch must be positive, got \(batch)") }
-        guard repeats > 0 else { throw ModelError("--repeat must be positive, got \(repeats)") }
+        guard batch > 0 else { throw ModelError("the profile's batch size must be positive, got \(batch)") }
+        guard repeats > 0 else { throw ModelError("the profile's repeat count must be positive, got \(repeats)") }
         self.modelName = modelName
         self.inputShape = inputShape
         self.classes = classes

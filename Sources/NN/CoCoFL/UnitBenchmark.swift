@@ -1,3 +1,4 @@
+import CoCoFLCore
 import Dispatch
 
 /// Per-unit timing of the CoCoFL block kinds, measured side by side in one run: fp32 forward vs frozen int8

@@ -1,3 +1,4 @@
+import CoCoFLCore
 import CDNNL
 
 /// Trains one CoCoFL configuration of a model: units before the window run frozen forward-only, units inside
@@ -11,6 +12,8 @@ public final class WindowTrainer {
     public let window: TrainedWindow
     public let precision: FrozenPrecision
     public let optimizer: SGD
+    /// Applied to the window's gradients between backward and the optimizer step (nil: plain cross-entropy).
+    public var gradientHook: GradientHook?
     private let loss: SoftmaxCrossEntropy
     private var frozen: [Int: FrozenUnit] = [:]
     private var twins: [Int: FrozenUnit] = [:]
@@ -92,8 +95,9 @@ public final class WindowTrainer {
             }
         }
         try model.context.wait()
+        let extra = gradientHook.map { model.applyGradientHook($0) }
         try optimizer.step(model.trainableParameters().map(\.parameter))
-        return result
+        return extra.map { result.adding(loss: $0) } ?? result
     }
 
     /// An fp32 view of an activation entering unit `index` (int8 activations are dequantized).

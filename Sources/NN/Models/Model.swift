@@ -1,3 +1,4 @@
+import CoCoFLCore
 import CDNNL
 
 /// A model as an ordered list of freezable units (CoCoFL's blocks). Each unit groups top-level modules of the

@@ -1,3 +1,4 @@
+import CoCoFLCore
 /// The map between a model's global parameters and one width-scaled sub-model (HeteroFL, FedRolex, Federated
 /// Dropout): for every parameter key, the kept global indices along each axis of its PyTorch-shaped tensor.
 ///
@@ -30,7 +31,7 @@ public struct SubModelMap: Sendable, Equatable {
     private let entries: [String: Entry]
 
     /// The map for model `modelName` with inputs [C, H, W] and `classes` classes at width `ratio` with `selection`.
-    /// Throws for unknown models, ratios outside (0, 1] (`--width-ratio`) and models that cannot be scaled.
+    /// Throws for unknown models, ratios outside (0, 1] (the width ratio) and models that cannot be scaled.
     public init(modelName: String, inputShape: [Int], classes: Int, ratio: Double, selection: SubModelSelection) throws {
         let architecture = try ModelZoo.architecture(modelName, inputShape: inputShape, classes: classes)
         try architecture.validate(widthRatio: ratio)

@@ -1,3 +1,4 @@
+import CoCoFLCore
 /// The models the platform knows, by name.
 public enum ModelZoo {
     /// Known architecture names.
@@ -128,12 +129,12 @@ struct Architecture {
     /// Throws unless 0 < ratio ≤ 1 and the architecture can be width-scaled by `ratio`.
     func validate(widthRatio ratio: Double) throws {
         guard ratio > 0, ratio <= 1 else {
-            throw ModelError("width ratio \(ratio) is outside (0, 1]; pass --width-ratio with a value such as 0.5 (1 = full width)")
+            throw ModelError("width ratio \(ratio) is outside (0, 1]; use a width ratio such as 0.5 (1 = full width)")
         }
         if ratio < 1, let space = spaces.first(where: { $0.scaling == .concatenated }) {
-            throw ModelError("model \(name) cannot be width-scaled (--width-ratio \(ratio)): its channel space '\(space.name)' "
+            throw ModelError("model \(name) cannot be width-scaled (width ratio \(ratio)): its channel space '\(space.name)' "
                 + "concatenates other spaces (dense layers), which the sub-model machinery (HeteroFL, FedRolex, Federated "
-                + "Dropout) does not support; use --width-ratio 1 or a resnet/mobilenetv2 model")
+                + "Dropout) does not support; use width ratio 1 or a resnet/mobilenetv2 model")
         }
     }
 

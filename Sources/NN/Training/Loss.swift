@@ -16,6 +16,11 @@ public final class SoftmaxCrossEntropy {
         /// d(mean loss)/d(logits), [N, K] plain; valid until the next call.
         public let gradient: Tensor
         public var accuracy: Double { count == 0 ? 0 : Double(correct) / Double(count) }
+
+        /// The same result with `extra` added to the loss (a term a `GradientHook` contributed).
+        func adding(loss extra: Double) -> Result {
+            Result(loss: loss + extra, correct: correct, count: count, gradient: gradient)
+        }
     }
 
     public init(context: ComputeContext) { self.context = context }

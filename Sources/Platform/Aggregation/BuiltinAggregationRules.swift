@@ -1,3 +1,4 @@
+import CoCoFLCore
 import NN
 
 /// The host's aggregation rules behind `StrategyEnvironment.aggregation`: a plugin gets the CoCoFL, FedAvg and

@@ -1,3 +1,4 @@
+import CoCoFLCore
 import CKernels
 import NN
 

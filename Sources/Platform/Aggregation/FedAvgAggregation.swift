@@ -1,3 +1,4 @@
+import CoCoFLCore
 import NN
 
 /// FedAvg's server rule: each key becomes the mean over the devices that uploaded it.

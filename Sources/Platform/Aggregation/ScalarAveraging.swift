@@ -1,3 +1,4 @@
+import CoCoFLCore
 /// Plain means of named scalars (quantization scales) over the devices that reported each one.
 ///
 /// The CoCoFL reference averages activation and gradient scales observed in trained blocks this way, without

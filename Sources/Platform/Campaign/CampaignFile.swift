@@ -8,14 +8,11 @@ public struct CampaignRun: Sendable, Equatable {
     public let name: String
     /// The complete, validated configuration of the run.
     public let configuration: RunConfiguration
-    /// Write a checkpoint every this many rounds (and after the last).
-    public let checkpointInterval: Int
 
     /// Creates a run from its parts.
-    public init(name: String, configuration: RunConfiguration, checkpointInterval: Int) {
+    public init(name: String, configuration: RunConfiguration) {
         self.name = name
         self.configuration = configuration
-        self.checkpointInterval = checkpointInterval
     }
 }
 
@@ -33,9 +30,6 @@ public struct Campaign: Sendable {
     public let plugins: [String]
     /// Every combination of the grid, in the order described in docs/campaigns.md (strategies vary fastest).
     public let runs: [CampaignRun]
-
-    /// Checkpoint interval of a run whose `[run]` table has no `checkpoint_every`.
-    public static let defaultCheckpointInterval = 10
 
     /// The partition names `[run] partition` accepts.
     public static let partitionNames = PartitionScheme.names
@@ -102,20 +96,28 @@ private struct CampaignReader {
 
     static let topLevelKeys = ["description", "plugins", "grid", "run", "data_dirs", "strategy", "mixes"]
     static let gridKeys = ["strategies", "datasets", "models", "alphas", "seeds", "mixes"]
-    static let runKeys = [
-        "rounds", "devices", "per_round", "partition", "local_epochs", "batch", "lr", "lr_milestones",
-        "weight_decay", "momentum", "eval_every", "checkpoint_every", "bn_eval", "train_subset", "test_subset",
-        "profile_repeats",
-    ]
+    /// The keys of `[run]`: every key of the schema but those the grid, `[strategy.ID]` and `[data_dirs]` set.
+    static let runKeys = RunConfiguration.Key.allCases.filter {
+        $0.gridList == nil && $0 != .strategyOptions && $0 != .dataDirectory
+    }
     static let mixKeys = ["groups"]
     static let groupKeys = ["name", "share", "count", "time", "memory", "upload"]
     static let builtInMixes: [String: DeviceMix] = ["reference": .reference, "homogeneous": .homogeneous]
 
-    /// The `[run]` settings shared by every run.
+    /// The `[run]` values shared by every run, each with where it is written.
     struct SharedSettings {
-        var template = RunConfiguration(strategy: "")
-        var partitionName = "dirichlet"
-        var checkpointInterval = Campaign.defaultCheckpointInterval
+        var values: [(key: RunConfiguration.Key, value: RunConfiguration.Value, location: CampaignValue)] = []
+        /// The run table, for errors about keys it does not set.
+        var table: CampaignTable?
+
+        /// The value given for `key`, if any.
+        func value(_ key: RunConfiguration.Key) -> RunConfiguration.Value? { values.first { $0.key == key }?.value }
+
+        /// The partition name the runs use.
+        var partitionName: String {
+            if case .text(let name)? = value(.partition) { return name }
+            return RunConfiguration().partitionName
+        }
     }
 
     func campaign(path: String) throws -> Campaign {
@@ -135,31 +137,20 @@ private struct CampaignReader {
         let settings = try sharedSettings()
         let customMixes = try mixes()
 
+        // The grid's values are read as types here; whether each is a valid model, α, seed… is the schema's
+        // validation below, whose errors point at the element of the grid that gave the value.
         let strategies = try gridList(grid, "strategies", defaults: nil, example: "strategies = [\"fedavg\", \"cocofl\"]") {
             try runNamePart($0)
         }
-        let datasets = try gridList(grid, "datasets", defaults: [settings.template.dataset],
+        let datasets = try gridList(grid, "datasets", defaults: [RunConfiguration().dataset],
                                     example: "datasets = [\"fashion-mnist\"]") { try runNamePart($0) }
-        let models = try gridList(grid, "models", defaults: [settings.template.model],
-                                  example: "models = [\"resnet8\"]") { value in
-            let model = try runNamePart(value)
-            guard ModelZoo.names.contains(model) else {
-                throw value.error("unknown model '\(model)' in \(value.key)"
-                                  + Suggestion.didYouMean(model, among: ModelZoo.names)
-                                  + "; known models: \(ModelZoo.names.joined(separator: ", "))")
-            }
-            return model
+        let models = try gridList(grid, "models", defaults: [RunConfiguration().model],
+                                  example: "models = [\"resnet8\"]") { try runNamePart($0) }
+        let alphas = try gridList(grid, "alphas", defaults: [RunConfiguration().alpha], example: "alphas = [0.1, 1.0]") {
+            try $0.number(example: "alphas = [0.1]")
         }
-        let alphas = try gridList(grid, "alphas", defaults: [0.1], example: "alphas = [0.1, 1.0]") { value in
-            let alpha = try value.number(example: "alphas = [0.1]")
-            guard alpha.isFinite && alpha > 0 else {
-                throw value.error("'\(value.key)' is \(alpha) but a Dirichlet α must be positive; use e.g. 0.1 (strong "
-                                  + "label skew) or 100 (nearly IID)")
-            }
-            return alpha
-        }
-        let seeds = try gridList(grid, "seeds", defaults: [1], example: "seeds = [1, 2, 3]") { value in
-            UInt64(try value.integer(atLeast: 0, example: "seeds = [1, 2, 3]"))
+        let seeds = try gridList(grid, "seeds", defaults: [Int(RunConfiguration().seed)], example: "seeds = [1, 2, 3]") {
+            try $0.integer(example: "seeds = [1, 2, 3]")
         }
         let knownMixes = Array(Self.builtInMixes.keys.sorted()) + customMixes.keys.sorted()
         let mixNames = try gridList(grid, "mixes", defaults: ["reference"], example: "mixes = [\"reference\"]") { value in
@@ -178,13 +169,8 @@ private struct CampaignReader {
                              + "'\(settings.partitionName)' has no α, so the runs would be identical; list one α or "
                              + "use a Dirichlet partition")
         }
-        for name in mixNames {
-            let mix = Self.builtInMixes[name] ?? customMixes[name]!.mix
-            try checkFits(mix: mix, name: name, devices: settings.template.devices,
-                          location: customMixes[name]?.location ?? grid.value("mixes"))
-        }
-        let options = try strategyOptions(strategies: strategies)
-        let dataDirectories = try dataDirectories(datasets: datasets)
+        let options = try strategyOptions(strategies: strategies.map(\.value))
+        let dataDirectories = try dataDirectories(datasets: datasets.map(\.value))
 
         // Strategies vary fastest so that a campaign stopped part-way has every strategy for the settings it reached.
         let combinations = datasets.flatMap { dataset in
@@ -203,63 +189,66 @@ private struct CampaignReader {
         var runs: [CampaignRun] = []
         var indexOfName: [String: Int] = [:]
         for combination in combinations {
-            var configuration = settings.template
-            configuration.strategy = combination.strategy
-            configuration.strategyOptions = options[combination.strategy] ?? [:]
-            configuration.dataset = combination.dataset
-            configuration.dataDirectory = dataDirectories[combination.dataset]
-            configuration.model = combination.model
-            configuration.partition = partition(settings.partitionName, alpha: combination.alpha)
-            configuration.mix = Self.builtInMixes[combination.mix] ?? customMixes[combination.mix]!.mix
-            configuration.seed = combination.seed
-            var name = "\(combination.strategy)-\(combination.dataset)-\(combination.model)"
-            if partitionUsesAlpha { name += "-a\(combination.alpha)" }
-            name += "-s\(combination.seed)"
-            if combination.mix != "reference" { name += "-\(combination.mix)" }
+            var name = "\(combination.strategy.value)-\(combination.dataset.value)-\(combination.model.value)"
+            if partitionUsesAlpha { name += "-a\(combination.alpha.value)" }
+            name += "-s\(combination.seed.value)"
+            if combination.mix.value != "reference" { name += "-\(combination.mix.value)" }
             if let first = indexOfName[name] {
                 throw grid.error("runs \(first + 1) and \(runs.count + 1) of the grid are both named '\(name)' (a '-' "
                                  + "inside a strategy, dataset, model or mix name makes two combinations read alike); "
                                  + "rename one of them")
             }
-            // Everything validate() checks was checked above with a line; this guards against checks added later.
+            let mix = combination.mix.value
+            var values = settings.values.map { ($0.key, $0.value) }
+            values += [(.strategy, .text(combination.strategy.value)), (.dataset, .text(combination.dataset.value)),
+                       (.model, .text(combination.model.value)), (.alpha, .number(combination.alpha.value)),
+                       (.seed, .integer(combination.seed.value)),
+                       (.mix, .mix(Self.builtInMixes[mix] ?? customMixes[mix]!.mix))]
+            if let strategyOptions = options[combination.strategy.value] { values.append((.strategyOptions, .options(strategyOptions))) }
+            if let directory = dataDirectories[combination.dataset.value] { values.append((.dataDirectory, .text(directory))) }
+            let configuration: RunConfiguration
             do {
-                try configuration.validate()
-            } catch {
-                throw grid.error("run '\(name)' is invalid: \(error); change the [run] or [grid] setting it names "
-                                 + "(options spelled --x-y are the keys x_y)")
+                configuration = try RunConfiguration.assemble(values)
+            } catch let error as ConfigurationError {
+                let gridLocations: [RunConfiguration.Key: CampaignValue?] = [
+                    .strategy: combination.strategy.location, .dataset: combination.dataset.location,
+                    .model: combination.model.location, .alpha: combination.alpha.location,
+                    .seed: combination.seed.location, .mix: customMixes[mix]?.location ?? combination.mix.location,
+                ]
+                throw locate(error, settings: settings, grid: grid, gridLocation: gridLocations[error.key] ?? nil)
             }
             indexOfName[name] = runs.count
-            runs.append(CampaignRun(name: name, configuration: configuration,
-                                    checkpointInterval: settings.checkpointInterval))
+            runs.append(CampaignRun(name: name, configuration: configuration))
         }
         return Campaign(path: path, description: description, plugins: plugins, runs: runs)
     }
 
     // MARK: - [grid]
 
-    /// A grid key's values (a single value stands for a one-element list); `defaults` nil makes the key required.
+    /// A grid key's values, each with where it is written (nil for defaults); a single value stands for a
+    /// one-element list; `defaults` nil makes the key required.
     private func gridList<Value: Hashable>(
         _ grid: CampaignTable, _ key: String, defaults: [Value]?, example: String,
         element: (CampaignValue) throws -> Value
-    ) throws -> [Value] {
+    ) throws -> [(value: Value, location: CampaignValue?)] {
         guard let values = grid.list(key) else {
             guard let defaults else {
                 throw grid.error(at: key, "[grid] has no '\(key)'; every campaign lists the values to run, e.g. "
                                  + example)
             }
-            return defaults
+            return defaults.map { ($0, nil) }
         }
         guard !values.isEmpty else {
             throw grid.error(at: key, "'grid.\(key)' is empty, so the campaign would have no runs; list at least one "
                              + "value, e.g. \(example), or remove the key to use the default")
         }
-        var entries: [Value] = []
+        var entries: [(value: Value, location: CampaignValue?)] = []
         for value in values {
             let parsed = try element(value)
-            if entries.contains(parsed) {
+            if entries.contains(where: { $0.value == parsed }) {
                 throw value.error("'grid.\(key)' lists \(parsed) twice, which would repeat runs; remove the repeat")
             }
-            entries.append(parsed)
+            entries.append((parsed, value))
         }
         return entries
     }
@@ -274,103 +263,75 @@ private struct CampaignReader {
         return name
     }
 
-    /// The scheme of a partition name already checked against `Campaign.partitionNames`.
-    private func partition(_ name: String, alpha: Double) -> PartitionScheme {
-        PartitionScheme.named(name, alpha: alpha) ?? .dirichlet(alpha: alpha, shardSizes: .equal)
-    }
-
     // MARK: - [run]
 
     private func sharedSettings() throws -> SharedSettings {
         var settings = SharedSettings()
-        guard let runValue = root.value("run") else {
-            settings.template.learningRateMilestones = defaultMilestones(rounds: settings.template.rounds)
-            return settings
-        }
+        guard let runValue = root.value("run") else { return settings }
         let run = try runValue.table(example: "[run] with rounds = 40")
-        try run.rejectUnknownKeys(known: Self.runKeys)
-        var template = RunConfiguration(strategy: "")
-        if let value = run.value("rounds") { template.rounds = try value.integer(atLeast: 1, example: "rounds = 40") }
-        if let value = run.value("devices") { template.devices = try value.integer(atLeast: 1, example: "devices = 100") }
-        if let value = run.value("per_round") {
-            template.perRound = try value.integer(atLeast: 1, example: "per_round = 10")
-        }
-        if template.perRound > template.devices {
-            throw run.error(at: "per_round", "'run.per_round' is \(template.perRound) but there are only "
-                            + "\(template.devices) devices (run.devices); sample at most as many devices as there are")
-        }
-        if let value = run.value("partition") {
-            let name = try value.string(example: "partition = \"dirichlet\"")
-            guard Campaign.partitionNames.contains(name) else {
-                throw value.error("unknown partition '\(name)' in run.partition"
-                                  + Suggestion.didYouMean(name, among: Campaign.partitionNames)
-                                  + "; use one of \(Campaign.partitionNames.joined(separator: ", "))")
+        settings.table = run
+        for name in run.keys {
+            guard let key = RunConfiguration.Key(rawValue: name), Self.runKeys.contains(key) else {
+                if let key = RunConfiguration.Key(rawValue: name), let list = key.gridList {
+                    throw run.error(at: name, "'run.\(name)' is set per run by the grid; list it in [grid] as "
+                                    + "\(list) = [\(key.example)]")
+                }
+                try run.rejectUnknownKeys(known: Self.runKeys.map(\.rawValue))
+                continue
             }
-            settings.partitionName = name
-        }
-        if let value = run.value("local_epochs") {
-            template.localEpochs = try value.integer(atLeast: 1, example: "local_epochs = 1")
-        }
-        if let value = run.value("batch") { template.batchSize = try value.integer(atLeast: 1, example: "batch = 32") }
-        if let value = run.value("lr") {
-            template.learningRate = try value.number(example: "lr = 0.1")
-            guard template.learningRate.isFinite && template.learningRate > 0 else {
-                throw value.error("'run.lr' is \(template.learningRate) but the learning rate must be positive; "
-                                  + "write e.g. lr = 0.1")
+            let location = run.value(name)!
+            let value = try Self.value(location, of: key)
+            // A value that is not one of the key's choices is reported here, at its line, before the grid uses it.
+            var scratch = RunConfiguration()
+            do {
+                try scratch.set(key, to: value)
+            } catch let error as ConfigurationError {
+                throw location.error(error.message { "run.\($0.rawValue)" })
             }
+            settings.values.append((key, value, location))
         }
-        if let values = run.list("lr_milestones") {
-            template.learningRateMilestones = try values.map {
-                try $0.integer(atLeast: 1, example: "lr_milestones = [24, 32]")
-            }
-        } else {
-            template.learningRateMilestones = defaultMilestones(rounds: template.rounds)
-        }
-        if let value = run.value("weight_decay") {
-            template.weightDecay = try value.number(example: "weight_decay = 1e-3")
-            guard template.weightDecay.isFinite && template.weightDecay >= 0 else {
-                throw value.error("'run.weight_decay' is \(template.weightDecay) but must be ≥ 0; write e.g. "
-                                  + "weight_decay = 1e-3, or 0 for none")
-            }
-        }
-        if let value = run.value("momentum") {
-            template.momentum = try value.number(example: "momentum = 0.9")
-            guard template.momentum >= 0 && template.momentum < 1 else {
-                throw value.error("'run.momentum' is \(template.momentum) but must be in [0, 1); write e.g. "
-                                  + "momentum = 0.9, or 0 for plain SGD")
-            }
-        }
-        if let value = run.value("eval_every") {
-            template.evaluationInterval = try value.integer(atLeast: 1, example: "eval_every = 5")
-        }
-        if let value = run.value("checkpoint_every") {
-            settings.checkpointInterval = try value.integer(atLeast: 1, example: "checkpoint_every = 10")
-        }
-        if let value = run.value("bn_eval") {
-            let name = try value.string(example: "bn_eval = \"reestimated\"")
-            let names = BatchNormEvaluation.allCases.map(\.rawValue)
-            guard let mode = BatchNormEvaluation(rawValue: name) else {
-                throw value.error("unknown BatchNorm evaluation '\(name)' in run.bn_eval"
-                                  + Suggestion.didYouMean(name, among: names) + "; use one of "
-                                  + names.joined(separator: ", "))
-            }
-            template.batchNormEvaluation = mode
-        }
-        if let value = run.value("train_subset") {
-            template.trainSubset = try value.integer(atLeast: 1, example: "train_subset = 2000")
-        }
-        if let value = run.value("test_subset") {
-            template.testSubset = try value.integer(atLeast: 1, example: "test_subset = 1000")
-        }
-        if let value = run.value("profile_repeats") {
-            template.profileRepeats = try value.integer(atLeast: 1, example: "profile_repeats = 3")
-        }
-        settings.template = template
         return settings
     }
 
-    /// Divide the learning rate by 10 after 60 % and 80 % of the rounds, like the reference's 600 and 800 of 1000.
-    private func defaultMilestones(rounds: Int) -> [Int] { RunConfiguration.defaultMilestones(rounds: rounds) }
+    /// A `[run]` value read as the kind its key takes (a type error names the key, its line and an example).
+    private static func value(_ location: CampaignValue, of key: RunConfiguration.Key) throws -> RunConfiguration.Value {
+        let example = "\(key.rawValue) = \(key.example)"
+        switch key.valueKind {
+        case .integer: return .integer(try location.integer(example: example))
+        case .number:
+            let number = try location.number(example: example)
+            guard number.isFinite else {
+                throw location.error("'\(location.key)' is \(number); write a finite number, e.g. \(example)")
+            }
+            return .number(number)
+        case .text: return .text(try location.string(example: example))
+        case .integers:
+            guard let elements = location.value.type == .array ? try location.array() : nil else {
+                return .integers([try location.integer(example: example)])
+            }
+            return .integers(try elements.map { try $0.integer(example: example) })
+        case .options, .mix:
+            throw location.typeError(expected: "set elsewhere", example: example)
+        }
+    }
+
+    /// A configuration error at the line of the value it is about: a `[run]` key, the grid element that set it
+    /// (or the custom mix of the run), or the `[run]` table when the key took its default.
+    private func locate(_ error: ConfigurationError, settings: SharedSettings, grid: CampaignTable,
+                        gridLocation: CampaignValue?) -> CampaignError {
+        let message = error.message { key in
+            if key == error.key, let gridLocation { return gridLocation.key }
+            if let list = key.gridList { return "grid.\(list)" }
+            if key == .strategyOptions { return "[strategy.ID]" }
+            if key == .dataDirectory { return "data_dirs" }
+            return "run.\(key.rawValue)"
+        }
+        if let given = settings.values.first(where: { $0.key == error.key }) { return given.location.error(message) }
+        if let gridLocation { return gridLocation.error(message) }
+        if let list = error.key.gridList { return grid.error(at: list, message) }
+        if let table = settings.table { return table.error(message) }
+        return root.error(message)
+    }
 
     // MARK: - [mixes]
 
@@ -471,24 +432,6 @@ private struct CampaignReader {
             return .uniform(lower: try lower.number(), upper: try upper.number())
         default:
             throw value.typeError(expected: expected, example: "\(value.path.last ?? "upload") = [0.5, 1.0]")
-        }
-    }
-
-    /// Throws unless `mix` can split `devices` devices (groups sized by count need that many).
-    private func checkFits(mix: DeviceMix, name: String, devices: Int, location: CampaignValue?) throws {
-        do {
-            _ = try mix.deviceCounts(deviceCount: devices)
-        } catch {
-            let counted = mix.groups.reduce(0) { total, group in
-                if case .count(let count) = group.size { return total + count }
-                return total
-            }
-            let message = "mix '\(name)' cannot split run.devices = \(devices) devices: its groups sized by count "
-                + "need \(counted)"
-                + (mix.groups.allSatisfy { if case .count = $0.size { true } else { false } }
-                    ? " exactly; set run.devices = \(counted) or size a group by share"
-                    : "; raise run.devices or lower the counts")
-            throw location?.error(message) ?? root.error(message)
         }
     }
 

@@ -45,9 +45,9 @@ public struct CIFARDatasetLoader: DatasetLoader {
     private static func hints(archive: String, folder: String, directory: String) -> DatasetFileHints {
         DatasetFileHints(
             install: "Download the binary version \(archive) from https://www.cs.toronto.edu/~kriz/cifar.html, "
-                + "unpack it into \(directory) (its \(folder) folder is found there) or pass --data-dir with the "
+                + "unpack it into \(directory) (its \(folder) folder is found there) or set data_dir to the "
                 + "directory holding the .bin files",
-            repair: "Unpack \(archive) again or pass --data-dir with a directory holding intact .bin files")
+            repair: "Unpack \(archive) again or set data_dir to a directory holding intact .bin files")
     }
 
     // CIFAR-100 records start with the coarse (superclass) label, then the fine label.

@@ -22,10 +22,10 @@ public struct FEMNISTDatasetLoader: DatasetLoader {
     public static let femnist = FEMNISTDatasetLoader(
         name: "femnist", defaultDirectory: "/usr/share/datasets/femnist",
         hints: DatasetFileHints(
-            install: "Generate FEMNIST with LEAF (in leaf/data/femnist run ./preprocess.sh, e.g. "
-                + "`./preprocess.sh -s niid --sf 0.05 -k 0 -t sample`) and copy its data/ folder, which holds "
-                + "train/ and test/, to /usr/share/datasets/femnist, or pass --data-dir with that folder",
-            repair: "Regenerate the file with LEAF's femnist preprocess.sh or pass --data-dir with intact LEAF output"))
+            install: "Generate FEMNIST with LEAF (in leaf/data/femnist run ./preprocess.sh with the sampling "
+                + "datasets/README.md gives) and copy its data/ folder, which holds "
+                + "train/ and test/, to /usr/share/datasets/femnist, or set data_dir to that folder",
+            repair: "Regenerate the file with LEAF's femnist preprocess.sh or set data_dir to intact LEAF output"))
 
     /// Loads both splits from `directory/train` and `directory/test` (or from `directory/data/…`, LEAF's layout).
     public func load(directory: String) throws -> DatasetSplit {

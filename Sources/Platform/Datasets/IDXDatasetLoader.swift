@@ -19,9 +19,9 @@ public struct IDXDatasetLoader: DatasetLoader {
         normalization: .fashionMNIST, classCount: 10, imageSide: 28,
         hints: DatasetFileHints(
             install: "Install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist) "
-                + "or pass --data-dir with a directory holding the Fashion-MNIST IDX files",
-            repair: "Reinstall it (apt-get install --reinstall dataset-fashion-mnist) "
-                + "or pass --data-dir with a directory holding intact Fashion-MNIST IDX files"))
+                + "or set data_dir to a directory holding the Fashion-MNIST IDX files",
+            repair: "Reinstall it (apt-get reinstall dataset-fashion-mnist) "
+                + "or set data_dir to a directory holding intact Fashion-MNIST IDX files"))
 
     /// MNIST handwritten digits in the same IDX layout as Fashion-MNIST.
     public static let mnist = IDXDatasetLoader(
@@ -30,8 +30,8 @@ public struct IDXDatasetLoader: DatasetLoader {
         hints: DatasetFileHints(
             install: "Put the MNIST IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
                 + "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) in /usr/share/datasets/mnist "
-                + "or pass --data-dir with the directory holding them",
-            repair: "Download the MNIST IDX files again or pass --data-dir with a directory holding intact copies"))
+                + "or set data_dir to the directory holding them",
+            repair: "Download the MNIST IDX files again or set data_dir to a directory holding intact copies"))
 
     /// File name of the training images, without the optional `.gz`.
     public static let trainImagesFile = "train-images-idx3-ubyte"

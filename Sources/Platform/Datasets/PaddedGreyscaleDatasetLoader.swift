@@ -40,7 +40,7 @@ public struct PaddedGreyscaleDatasetLoader: DatasetLoader {
     /// Channels of the output, each a copy of the grey one.
     public let channels: Int
 
-    /// The base dataset's files: the same directory (and `--data-dir`) as the 1×28×28 dataset.
+    /// The base dataset's files: the same directory (and `data_dir`) as the 1×28×28 dataset.
     public var defaultDirectory: String { base.defaultDirectory }
 
     /// Fashion-MNIST as 3×32×32.

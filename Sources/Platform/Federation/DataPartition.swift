@@ -54,7 +54,7 @@ public enum PartitionScheme: Sendable, Hashable, Codable {
         }
     }
 
-    /// Throws unless α (where the scheme has one) is positive and finite, naming --alpha.
+    /// Throws unless α (where the scheme has one) is positive and finite, naming alpha.
     public func validate() throws {
         switch self {
         case .dirichlet(let alpha, _), .resourceCorrelated(let alpha):
@@ -66,9 +66,9 @@ public enum PartitionScheme: Sendable, Hashable, Codable {
 
     static func validate(alpha: Double) throws {
         guard alpha.isFinite && alpha > 0 else {
-            throw FederationError(.invalidPartition, option: "--alpha",
-                                  message: "--alpha is \(alpha) but the Dirichlet concentration must be a positive "
-                                      + "number; use e.g. --alpha 0.1 (strong label skew) or --alpha 100 (nearly "
+            throw FederationError(.invalidPartition, option: "alpha",
+                                  message: "alpha is \(alpha) but the Dirichlet concentration must be a positive "
+                                      + "number; use e.g. alpha = 0.1 (strong label skew) or alpha = 100 (nearly "
                                       + "IID)")
         }
     }
@@ -173,9 +173,9 @@ public struct DataPartition: Sendable, Hashable {
                                            groupCount: population.groupCount, alpha: alpha, using: &generator)
         case .natural:
             guard let writerIDs = dataset.writerIDs else {
-                throw FederationError(.invalidPartition, option: "--partition",
-                                      message: "--partition natural needs writer ids, but dataset "
-                                          + "'\(dataset.name)' has none; choose --partition iid, dirichlet or "
+                throw FederationError(.invalidPartition, option: "partition",
+                                      message: "partition natural needs writer ids, but dataset "
+                                          + "'\(dataset.name)' has none; choose partition iid, dirichlet or "
                                           + "resource-correlated, or a dataset with writers such as femnist")
             }
             self = try .natural(labels: dataset.labels, classCount: dataset.classCount, writerIDs: writerIDs,
@@ -191,8 +191,8 @@ extension DataPartition {
     /// as many samples as devices.
     static func validate(labels: [Int32], classCount: Int, deviceCount: Int) throws {
         guard deviceCount >= 1 else {
-            throw FederationError(.invalidDeviceCount, option: "--devices",
-                                  message: "--devices is \(deviceCount); simulate at least 1 device")
+            throw FederationError(.invalidDeviceCount, option: "devices",
+                                  message: "devices is \(deviceCount); simulate at least 1 device")
         }
         guard classCount >= 1 else {
             throw FederationError(.invalidPartition, option: "classCount",
@@ -205,9 +205,9 @@ extension DataPartition {
                                       + "reload or repair the dataset")
         }
         guard labels.count >= deviceCount else {
-            throw FederationError(.invalidDeviceCount, option: "--devices",
-                                  message: "--devices is \(deviceCount) but the training set has only "
-                                      + "\(labels.count) samples; lower --devices to at most \(labels.count)")
+            throw FederationError(.invalidDeviceCount, option: "devices",
+                                  message: "devices is \(deviceCount) but the training set has only "
+                                      + "\(labels.count) samples; lower devices to at most \(labels.count)")
         }
     }
 

@@ -1,3 +1,4 @@
+import CoCoFLCore
 /// A named class of devices (e.g. "weak") with its size and its resource limits.
 ///
 /// Encoded as `{"name": "medium", "share": 0.33, "time": 0.66, "memory": 0.66, "upload": {"lower": 0.5,
@@ -156,8 +157,8 @@ public struct DeviceMix: Sendable, Hashable, Codable {
     public func deviceCounts(deviceCount: Int) throws -> [Int] {
         try validate()
         guard deviceCount >= 1 else {
-            throw FederationError(.invalidDeviceCount, option: "--devices",
-                                  message: "--devices is \(deviceCount); simulate at least 1 device")
+            throw FederationError(.invalidDeviceCount, option: "devices",
+                                  message: "devices is \(deviceCount); simulate at least 1 device")
         }
         var counts = [Int](repeating: 0, count: groups.count)
         var fixedTotal = 0
@@ -174,17 +175,17 @@ public struct DeviceMix: Sendable, Hashable, Codable {
         let remaining = deviceCount - fixedTotal
         if shareGroups.isEmpty {
             guard remaining == 0 else {
-                throw FederationError(.invalidDeviceCount, option: "--devices",
-                                      message: "the device groups have \(fixedTotal) devices in all but --devices "
-                                          + "is \(deviceCount); set --devices \(fixedTotal) or size a group by "
+                throw FederationError(.invalidDeviceCount, option: "devices",
+                                      message: "the device groups have \(fixedTotal) devices in all but devices "
+                                          + "is \(deviceCount); set devices to \(fixedTotal) or size a group by "
                                           + "share instead of count")
             }
             return counts
         }
         guard remaining >= 0 else {
-            throw FederationError(.invalidDeviceCount, option: "--devices",
+            throw FederationError(.invalidDeviceCount, option: "devices",
                                   message: "the device groups sized by count need \(fixedTotal) devices but "
-                                      + "--devices is \(deviceCount); raise --devices or lower the counts")
+                                      + "devices is \(deviceCount); raise devices or lower the counts")
         }
         let shareTotal = shareGroups.reduce(0) { $0 + $1.share }
         var fractions: [(index: Int, fraction: Double)] = []

@@ -5,16 +5,16 @@ public struct DeviceSampler: Sendable, Hashable {
     /// The number of devices chosen every round.
     public let perRound: Int
 
-    /// Throws unless 1 ≤ `perRound` ≤ `deviceCount`, naming --per-round (or --devices) in the message.
+    /// Throws unless 1 ≤ `perRound` ≤ `deviceCount`, naming per_round (or devices) in the message.
     public init(perRound: Int, deviceCount: Int) throws {
         guard deviceCount >= 1 else {
-            throw FederationError(.invalidDeviceCount, option: "--devices",
-                                  message: "--devices is \(deviceCount); simulate at least 1 device")
+            throw FederationError(.invalidDeviceCount, option: "devices",
+                                  message: "devices is \(deviceCount); simulate at least 1 device")
         }
         guard perRound >= 1 && perRound <= deviceCount else {
-            throw FederationError(.invalidSampling, option: "--per-round",
-                                  message: "--per-round is \(perRound) but must be between 1 and the number of "
-                                      + "devices (\(deviceCount)); choose --per-round in 1...\(deviceCount)")
+            throw FederationError(.invalidSampling, option: "per_round",
+                                  message: "per_round is \(perRound) but must be between 1 and the number of "
+                                      + "devices (\(deviceCount)); choose per_round in 1...\(deviceCount)")
         }
         self.deviceCount = deviceCount
         self.perRound = perRound

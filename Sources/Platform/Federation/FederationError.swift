@@ -22,7 +22,7 @@ public struct FederationError: Error, Equatable, CustomStringConvertible, Locali
 
     /// The kind of problem.
     public let kind: Kind
-    /// The command-line option or configuration field at fault, e.g. "--alpha" or "medium.upload".
+    /// The configuration key or field at fault, e.g. "alpha" or "medium.upload".
     public let option: String
     /// The full message: what is wrong with which option and how to fix it.
     public let description: String

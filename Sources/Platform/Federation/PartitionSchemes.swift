@@ -91,7 +91,7 @@ extension DataPartition {
     /// The natural partition: one device per writer, in order of writer id.
     ///
     /// With more writers than `deviceCount`, writers sorted by id go round-robin to the devices (writer rank r to
-    /// device r mod N). Fewer writers than devices is an error naming --devices. No randomness is involved.
+    /// device r mod N). Fewer writers than devices is an error naming devices. No randomness is involved.
     public static func natural(
         labels: [Int32], classCount: Int, writerIDs: [Int32], deviceCount: Int
     ) throws -> DataPartition {
@@ -103,10 +103,10 @@ extension DataPartition {
         }
         let writers = Set(writerIDs).sorted()
         guard writers.count >= deviceCount else {
-            throw FederationError(.invalidDeviceCount, option: "--devices",
-                                  message: "--devices is \(deviceCount) but the dataset has only \(writers.count) "
-                                      + "writers, and --partition natural gives every device at least one writer; "
-                                      + "lower --devices to at most \(writers.count)")
+            throw FederationError(.invalidDeviceCount, option: "devices",
+                                  message: "devices is \(deviceCount) but the dataset has only \(writers.count) "
+                                      + "writers, and partition natural gives every device at least one writer; "
+                                      + "lower devices to at most \(writers.count)")
         }
         var deviceOfWriter: [Int32: Int] = [:]
         for (rank, writer) in writers.enumerated() { deviceOfWriter[writer] = rank % deviceCount }

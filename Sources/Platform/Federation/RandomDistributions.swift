@@ -67,9 +67,9 @@ public struct DirichletDistribution: Sendable, Hashable {
                                   message: "a Dirichlet distribution needs at least one component")
         }
         for value in concentration where !(value.isFinite && value > 0) {
-            throw FederationError(.invalidDistribution, option: "--alpha",
+            throw FederationError(.invalidDistribution, option: "alpha",
                                   message: "Dirichlet concentration \(value) must be a positive finite number; "
-                                      + "choose --alpha > 0 (0.1 is strongly skewed, 100 nearly uniform)")
+                                      + "choose alpha > 0 (0.1 is strongly skewed, 100 nearly uniform)")
         }
         self.concentration = concentration
     }

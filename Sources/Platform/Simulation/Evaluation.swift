@@ -1,3 +1,4 @@
+import CoCoFLCore
 import NN
 
 /// Each device group's class distribution over its training data: the weights of per-group accuracy.

@@ -1,3 +1,4 @@
+import CoCoFLCore
 import CKernels
 import Dispatch
 import Foundation
@@ -20,7 +21,7 @@ public final class Simulation {
     private let strategy: Strategy
     private let context: ComputeContext
     private let workingModel: Model
-    private var subModels: [Double: Model] = [:]
+    private let localTraining: LocalTrainingHost
     private let root: SeededGenerator
     private var sampling: SeededGenerator
     private var limitsGenerator: SeededGenerator
@@ -62,6 +63,8 @@ public final class Simulation {
             self.profile = try Profiler(modelName: configuration.model, inputShape: inputShape, classes: split.train.classCount,
                                         batch: configuration.batchSize, repeats: configuration.profileRepeats).run()
         }
+        localTraining = LocalTrainingHost(configuration: configuration, data: split, context: context, workingModel: workingModel,
+                                          profile: self.profile)
         strategy = try entry.instantiate(
             options: configuration.strategyOptions,
             environment: StrategyEnvironment(modelName: configuration.model, unitCount: workingModel.units.count, profile: self.profile))
@@ -145,14 +148,19 @@ public final class Simulation {
         for device in sampled {
             if let stopRequested, stopRequested() { throw RunInterrupted(completedRounds: completedRounds) }
             var generator = root.derived("device-\(device)-round-\(round)")
-            let shard = partition.sampleIndices[device]
-            let plan = try strategy.plan(deviceRound(device), generator: &generator)
-            if case .skip(let reason) = plan {
-                skipped[reason, default: 0] += 1
+            let trainer = DeviceTrainer(host: localTraining, global: global, device: device,
+                                        shard: partition.sampleIndices[device], learningRate: learningRate)
+            let outcome: LocalOutcome
+            do {
+                outcome = try strategy.train(deviceRound(device), with: trainer, generator: &generator)
+            } catch is DeviceTrainer.NoLocalData {
+                skipped[DeviceTrainer.NoLocalData.reason, default: 0] += 1
                 continue
             }
-            guard !shard.isEmpty else { skipped["no local data", default: 0] += 1; continue }
-            let result = try train(plan: plan, device: device, shard: shard, learningRate: learningRate, generator: &generator)
+            guard case .trained(let result) = outcome else {
+                if case .skipped(let reason) = outcome { skipped[reason, default: 0] += 1 }
+                continue
+            }
             // One diverged device must not poison the global model: its update is dropped and counted.
             guard result.update.tensors.values.allSatisfy({ allFinite($0.values) }) else {
                 droppedNonFinite += 1
@@ -189,76 +197,6 @@ public final class Simulation {
                             evaluation: evaluation)
     }
 
-    // MARK: Local training
-
-    private struct LocalResult {
-        let update: PartialUpdate
-        let timeRatio: Double
-        let memoryRatio: Double
-        let meanLoss: Double
-    }
-
-    private func train(plan: LocalPlan, device: Int, shard: [Int], learningRate: Double, generator: inout SeededGenerator) throws -> LocalResult {
-        let optimizer = SGD(learningRate: Float(learningRate), momentum: Float(configuration.momentum), weightDecay: Float(configuration.weightDecay))
-        switch plan {
-        case .skip:
-            preconditionFailure("skipped devices do not train")
-        case .window(let window):
-            try workingModel.update(parameters: global.exported())
-            let trainer = try WindowTrainer(model: workingModel, window: window, optimizer: optimizer)
-            let loss = try localEpochs(model: workingModel, shard: shard, generator: &generator) { try trainer.step(images: $0, labels: $1).loss }
-            let keys = Set(window.range.flatMap { workingModel.parameterKeys(unit: $0) })
-            let uploaded = try workingModel.exportParameters().filter { keys.contains($0.key) }
-            let cost = profile.cost(of: window)
-            return LocalResult(update: try PartialUpdate(deviceID: device, sampleCount: shard.count, parameters: uploaded),
-                               timeRatio: cost?.timeRatio ?? 1, memoryRatio: cost?.memoryRatio ?? 1, meanLoss: loss)
-        case .subModel(let ratio, let selection):
-            let inputShape = workingModel.inputShape
-            let map = try SubModelMap(modelName: configuration.model, inputShape: inputShape, classes: workingModel.classCount,
-                                      ratio: ratio, selection: selection)
-            let model: Model
-            if let cached = subModels[ratio] {
-                model = cached
-            } else {
-                model = try ModelZoo.make(configuration.model, inputShape: inputShape, classes: workingModel.classCount,
-                                          seed: configuration.seed, context: context, widthRatio: ratio)
-                subModels[ratio] = model
-            }
-            try model.update(parameters: try map.extract(from: global.exported()))
-            let trainer = Trainer(model: model, optimizer: optimizer)
-            let loss = try localEpochs(model: model, shard: shard, generator: &generator) { try trainer.step(images: $0, labels: $1).loss }
-            let tensors = try model.exportParameters().map { entry in
-                TensorUpdate(key: entry.key, shape: entry.shape, values: entry.values, coverage: try map.indices(for: entry.key).map { .indices($0) })
-            }
-            return LocalResult(update: try PartialUpdate(deviceID: device, sampleCount: shard.count, tensors: tensors),
-                               timeRatio: ratio * ratio, memoryRatio: ratio, meanLoss: loss)
-        }
-    }
-
-    /// Local epochs over a shard in seeded random order; the last partial batch is dropped unless the shard is
-    /// smaller than one batch (then it is one batch), so that every device uses the same few batch shapes.
-    private func localEpochs(model: Model, shard: [Int], generator: inout SeededGenerator,
-                             step: (Tensor, [Int32]) throws -> Double) throws -> Double {
-        let batch = min(configuration.batchSize, shard.count)
-        var order = shard
-        var total = 0.0, steps = 0
-        var labels = [Int32](repeating: 0, count: batch)
-        let input = try Tensor(zeros: [batch] + model.inputShape, context: context)
-        for _ in 0..<configuration.localEpochs {
-            order.shuffle(using: &generator)
-            for start in stride(from: 0, through: order.count - batch, by: batch) {
-                input.withUnsafeMutableFloats { images in
-                    labels.withUnsafeMutableBufferPointer {
-                        data.train.writeBatch(indices: order[start..<start + batch], images: images.baseAddress!, labels: $0.baseAddress!)
-                    }
-                }
-                total += try step(input, labels)
-                steps += 1
-            }
-        }
-        return steps == 0 ? 0 : total / Double(steps)
-    }
-
     // MARK: Evaluation
 
     /// Evaluates the current global parameters on the test set.
@@ -280,4 +218,10 @@ public struct RunInterrupted: Error, CustomStringConvertible {
 /// Whether every value is finite (not NaN, not ±infinity).
 func allFinite(_ values: [Float]) -> Bool {
     values.withUnsafeBufferPointer { ck_all_finite($0.baseAddress, $0.count) != 0 }
+}
+
+/// A run that cannot start or continue (its data, its model, its checkpoint or its numbers), with what to change.
+public struct SimulationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

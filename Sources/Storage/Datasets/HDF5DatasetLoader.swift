@@ -4,7 +4,7 @@ import Platform
 /// Loads an image-classification dataset from one HDF5 file, so that any dataset converted with h5py can be used.
 ///
 /// `load(directory:)` takes the path of the `.h5` file itself: the parameter is called `directory` only because
-/// `DatasetLoader` requires it. On the command line pass the file with `--data-dir`.
+/// `DatasetLoader` requires it. Runs name the file with the `data_dir` key.
 ///
 /// File layout (keys are paths from the root group):
 ///
@@ -26,7 +26,7 @@ import Platform
 public struct HDF5DatasetLoader: DatasetLoader {
     /// The catalog name, "hdf5".
     public let name = "hdf5"
-    /// The file loaded when no `--data-dir` is given (a file path, despite the protocol's name).
+    /// The file loaded when no `data_dir` is given (a file path, despite the protocol's name).
     public let defaultDirectory: String
 
     /// The key of the training images.
@@ -51,7 +51,7 @@ public struct HDF5DatasetLoader: DatasetLoader {
         defaultDirectory = defaultFile
     }
 
-    /// Loads both splits from the HDF5 file at `directory`: the path of the `.h5` file (given with `--data-dir`).
+    /// Loads both splits from the HDF5 file at `directory`: the path of the `.h5` file (given as `data_dir`).
     public func load(directory path: String) throws -> DatasetSplit {
         let reader = try FileReader(path: path, datasetName: name)
         let trainImages = try reader.images(Self.trainImagesKey)
@@ -102,7 +102,7 @@ private struct FileReader {
     let root: HDF5Group
     let datasetName: String
 
-    static let layoutHint = "pass the .h5 file itself (not its folder) with --data-dir"
+    static let layoutHint = "set data_dir to the .h5 file itself (not its folder)"
 
     init(path: String, datasetName: String) throws {
         self.path = path

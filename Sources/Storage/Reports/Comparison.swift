@@ -32,16 +32,15 @@ extension ResultsFile {
         return "not now: its process ended without finishing; run the campaign again to resume it"
     }
 
-    /// The comparison table: one row per run, in run-name order.
-    public func comparison() throws -> [ComparisonRow] {
+    /// The comparison table: one row per run, in run-name order; α comes from each run's configuration
+    /// (`configurations`, nil for a run whose configuration could not be read).
+    func comparison(configurations: [String: RunConfiguration]) throws -> [ComparisonRow] {
         try runNames().map { name in
             let record = try openRun(name)
             let metadata = try record.metadata()
             let metrics = try record.metrics()
-            let configuration = try? JSONDecoder().decode(RunConfiguration.self, from: Data(metadata.specification.configuration.utf8))
-            var alpha: Double?
-            if case .dirichlet(let a, _)? = configuration?.partition { alpha = a }
-            if case .resourceCorrelated(let a)? = configuration?.partition { alpha = a }
+            let configuration = configurations[name]
+            let alpha = configuration.flatMap { PartitionScheme.usesAlpha($0.partitionName) ? $0.alpha : nil }
             func column(_ key: String) -> [Double] { (metrics[key] ?? []).filter { !$0.isNaN } }
             let accuracy = column("accuracy")
             let groups = metrics.keys.filter { $0.hasPrefix("accuracy_") && !$0.hasPrefix("accuracy_class_") }

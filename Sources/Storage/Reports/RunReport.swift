@@ -1,6 +1,6 @@
 import Foundation
 
-/// One round of a run's curves, as `cocofl inspect --run` prints it; nil where the run recorded nothing (NaN).
+/// One round of a run's curves, as cocofl inspect prints it for one run; nil where the run recorded nothing (NaN).
 public struct RunCurveRow: Codable, Sendable, Equatable {
     /// The 1-based round.
     public let round: Int
@@ -29,7 +29,7 @@ public struct RunCurveRow: Codable, Sendable, Equatable {
     public var isEvaluated: Bool { accuracy != nil }
 }
 
-/// A run's metadata and curves: what `cocofl inspect --run NAME` shows.
+/// A run's metadata and curves: what cocofl inspect shows for one run.
 public struct RunReport: Codable, Sendable {
     /// The run's name.
     public let name: String

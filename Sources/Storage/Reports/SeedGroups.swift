@@ -70,6 +70,8 @@ public struct SeedGroup: Codable, Sendable {
             var key = "run:" + row.run
             if var configuration = configurations[row.run] {
                 configuration.seed = 0
+                // The checkpoint interval does not change results, so it does not split a group.
+                configuration.checkpointInterval = 0
                 if let data = try? encoder.encode(configuration) { key = "configuration:" + String(decoding: data, as: UTF8.self) }
             }
             if members[key] == nil { order.append(key) }
@@ -100,7 +102,7 @@ public struct SeedGroup: Codable, Sendable {
     }
 }
 
-/// The comparison table and its seed groups: what `cocofl inspect FILE.h5 --json` prints.
+/// The comparison table and its seed groups: what cocofl inspect prints as JSON.
 public struct ComparisonTable: Codable, Sendable {
     /// One row per run, in run-name order.
     public let runs: [ComparisonRow]
@@ -108,18 +110,24 @@ public struct ComparisonTable: Codable, Sendable {
     public let seedGroups: [SeedGroup]
     /// Runs of a campaign that are linked but have not written their run file yet (not started).
     public let notStarted: [String]
+    /// Runs whose stored configuration could not be read, with the reason: they have no α and no seed group.
+    public let unreadableConfigurations: [String: String]
 }
 
 extension ResultsFile {
     /// The comparison table with the runs grouped by seed.
     public func comparisonTable() throws -> ComparisonTable {
-        let rows = try comparison()
         var configurations: [String: RunConfiguration] = [:]
-        for row in rows {
-            let text = try openRun(row.run).metadata().specification.configuration
-            configurations[row.run] = try? JSONDecoder().decode(RunConfiguration.self, from: Data(text.utf8))
+        var unreadable: [String: String] = [:]
+        for name in try runNames() {
+            do {
+                configurations[name] = try openRun(name).runConfiguration()
+            } catch {
+                unreadable[name] = "\(error)"
+            }
         }
+        let rows = try comparison(configurations: configurations)
         return ComparisonTable(runs: rows, seedGroups: SeedGroup.groups(rows, configurations: configurations),
-                               notStarted: try pendingRunNames())
+                               notStarted: try pendingRunNames(), unreadableConfigurations: unreadable)
     }
 }

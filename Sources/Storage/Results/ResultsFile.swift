@@ -5,8 +5,9 @@ import Foundation
 ///
 /// The file stays open while this object, or a `RunRecord` from it, is alive.
 public final class ResultsFile {
-    /// The layout version this build writes and the newest it reads.
-    public static let currentFormatVersion: Int64 = 1
+    /// The layout version this build writes and the newest it reads. Version 2 stores each run's configuration
+    /// with the schema's snake_case keys (version 1: Swift property names); runs of either are read.
+    public static let currentFormatVersion: Int64 = 2
 
     /// How to open a results file.
     public enum Access: Sendable, Equatable {
@@ -48,8 +49,14 @@ public final class ResultsFile {
                 hdf5File = file
             default:
                 // Check the version through a read-only handle first, so a refused file is never opened for writing.
-                formatVersion = try ResultsFile.checkedFormatVersion(of: HDF5File(path: path, mode: .readOnly))
+                let stored = try ResultsFile.checkedFormatVersion(of: HDF5File(path: path, mode: .readOnly))
                 hdf5File = try HDF5File(path: path, mode: .readWrite)
+                // An older file is upgraded: what is appended now is written in the current layout, and readers
+                // of this version read the older runs in it too.
+                if stored < ResultsFile.currentFormatVersion {
+                    try hdf5File.attributes.set("format_version", to: .int64(ResultsFile.currentFormatVersion))
+                }
+                formatVersion = ResultsFile.currentFormatVersion
             }
         case .continueWriting:
             let file = try HDF5File(path: path, mode: .readWrite, locks: .init(seconds: 2, writeDespiteReaders: true),

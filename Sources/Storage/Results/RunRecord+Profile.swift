@@ -1,8 +1,9 @@
+import CoCoFLCore
 import Foundation
 import NN
 
 // The profile a run chose its CoCoFL windows from: /runs/<name>/profile, a uint8 dataset holding the UTF-8 JSON of
-// the profile (the `cocofl profile --json` objects plus model, input shape, classes, batch and unit names). A
+// the profile (the objects of cocofl profile's JSON output plus model, input shape, classes, batch and unit names). A
 // resumed run must use the same profile as its first part, and re-measuring gives other numbers, so it is stored.
 extension RunRecord {
     /// Stores the run's profile, replacing an earlier one.

@@ -1,4 +1,4 @@
-import CoCoFLPluginAPI
+import CoCoFLCore
 
 #if canImport(Glibc)
     import Glibc
@@ -53,8 +53,15 @@ final class MaxWindowStrategy: Strategy {
         self.crashAtRound = crashAtRound
     }
 
-    /// The maximal feasible window with the most upload bytes; a random one of them when several tie.
-    func plan(_ device: DeviceRound, generator: inout SeededGenerator) throws -> LocalPlan {
+    /// Trains the maximal feasible window with the most upload bytes (a random one of them when several tie).
+    func train(_ device: DeviceRound, with trainer: any LocalTrainer, generator: inout SeededGenerator) throws -> LocalOutcome {
+        guard let window = try window(for: device, generator: &generator) else { return .skipped(reason: "no feasible configuration") }
+        return .trained(try trainer.trainWindow(window, generator: &generator))
+    }
+
+    /// The maximal feasible window with the most upload bytes; a random one of them when several tie; nil when none
+    /// fits the device's limits.
+    func window(for device: DeviceRound, generator: inout SeededGenerator) throws -> TrainedWindow? {
         if let failAtRound, device.round == failAtRound {
             throw StrategyError("cocofl-max-window failed on purpose at round \(failAtRound) (option fail_at_round, a test hook)")
         }
@@ -64,11 +71,9 @@ final class MaxWindowStrategy: Strategy {
         let limits = device.limits
         let candidates = ConfigurationChoice.maximal(
             ConfigurationChoice.feasible(profile, time: limits.time, memory: limits.memory, upload: limits.upload))
-        guard let most = candidates.map(\.uploadBytes).max() else {
-            return .skip(reason: "no feasible configuration")
-        }
+        guard let most = candidates.map(\.uploadBytes).max() else { return nil }
         let best = candidates.filter { $0.uploadBytes == most }
-        return .window(best[Int.random(in: 0..<best.count, using: &generator)].window)
+        return best[Int.random(in: 0..<best.count, using: &generator)].window
     }
 
     /// CoCoFL's rule: w_k ← (|S_k|/N)·mean_{S_k}(w_k) + (1 − |S_k|/N)·w_k(old).

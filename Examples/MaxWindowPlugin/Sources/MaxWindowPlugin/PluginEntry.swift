@@ -1,4 +1,4 @@
-import CoCoFLPluginAPI
+import CoCoFLCore
 
 /// The plugin's one exported C symbol: the host calls it, checks the descriptor's API version and then calls
 /// `registerStrategies` with its registrar.
@@ -9,5 +9,7 @@ public func cocoflPluginEntry() -> UnsafeRawPointer {
 
 /// Adds this plugin's strategies to the host's registrar.
 private func registerStrategies(_ registrar: UnsafeMutableRawPointer?) {
-    PluginRegistrar.from(registrar).register(MaxWindowStrategy.entry)
+    let plugin = PluginRegistrar.from(registrar)
+    plugin.register(MaxWindowStrategy.entry)
+    plugin.register(FedProxStrategy.entry)
 }

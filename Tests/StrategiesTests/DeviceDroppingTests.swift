@@ -1,13 +1,15 @@
+import CoCoFLCore
 import NN
 import Platform
-import Plugins
+import Strategies
 import Testing
+import TestSupport
 
 /// Device dropping's sampling: among the devices that can train the full model (the reference), or among all
 /// devices with the constrained ones skipped (`sampling = "all-devices"`).
-@Suite("Device dropping samples as the reference does")
+@Suite("Device dropping samples as the reference does", .heavy)
 struct DeviceDroppingTests {
-    /// Forwards to a built-in strategy and records the devices `plan` is asked about, round by round.
+    /// Forwards to a built-in strategy and records the devices `train` is asked about, round by round.
     final class RecordingStrategy: Strategy {
         let inner: Strategy
         var planned: [Int: [Int]] = [:]
@@ -16,9 +18,9 @@ struct DeviceDroppingTests {
 
         func isEligible(_ device: DeviceRound) throws -> Bool { try inner.isEligible(device) }
 
-        func plan(_ device: DeviceRound, generator: inout SeededGenerator) throws -> LocalPlan {
+        func train(_ device: DeviceRound, with trainer: any LocalTrainer, generator: inout SeededGenerator) throws -> LocalOutcome {
             planned[device.round, default: []].append(device.deviceID)
-            return try inner.plan(device, generator: &generator)
+            return try inner.train(device, with: trainer, generator: &generator)
         }
 
         func aggregate(global: ParameterSet, updates: [PartialUpdate], participantCount: Int) throws -> ParameterSet {

@@ -1,3 +1,4 @@
+import CoCoFLCore
 import NN
 import Platform
 
@@ -43,13 +44,21 @@ public final class SubModelStrategy: Strategy {
         ratios.first { r in r * r <= limits.time && r * r <= limits.upload && r <= limits.memory }
     }
 
-    public func plan(_ device: DeviceRound, generator: inout SeededGenerator) throws -> LocalPlan {
-        guard let r = ratio(for: device.limits) else { return .skip(reason: "no sub-model ratio fits the limits") }
+    /// The channels of this variant for `device`: the first ones, a window rolling one channel per round, or a
+    /// random subset drawn from the device's generator.
+    public func selection(for device: DeviceRound, generator: inout SeededGenerator) -> SubModelSelection {
         switch kind {
-        case .heteroFL: return .subModel(ratio: r, selection: .prefix)
-        case .fedRolex: return .subModel(ratio: r, selection: .rolling(offset: device.round - 1))
-        case .federatedDropout: return .subModel(ratio: r, selection: .random(seed: generator.next()))
+        case .heteroFL: .prefix
+        case .fedRolex: .rolling(offset: device.round - 1)
+        case .federatedDropout: .random(seed: generator.next())
         }
+    }
+
+    /// Trains the sub-model of the largest ratio the device's limits admit, or skips the device.
+    public func train(_ device: DeviceRound, with trainer: any LocalTrainer, generator: inout SeededGenerator) throws -> LocalOutcome {
+        guard let r = ratio(for: device.limits) else { return .skipped(reason: "no sub-model ratio fits the limits") }
+        let selection = selection(for: device, generator: &generator)
+        return .trained(try trainer.trainSubModel(ratio: r, selection: selection, generator: &generator))
     }
 
     public func aggregate(global: ParameterSet, updates: [PartialUpdate], participantCount: Int) throws -> ParameterSet {

@@ -1,9 +1,10 @@
+import CoCoFLCore
 import Platform
 
 /// The strategies that ship with the platform.
 public enum BuiltinStrategies {
     /// A fresh registry holding every built-in strategy.
     public static func catalog() throws -> StrategyCatalog {
-        try StrategyCatalog([FedAvg.entry, DeviceDropping.entry, CoCoFL.entry] + SubModelStrategy.entries)
+        try StrategyCatalog([FedAvg.entry, DeviceDropping.entry, CoCoFLStrategy.entry] + SubModelStrategy.entries)
     }
 }

@@ -12,8 +12,8 @@
 
 #include <stdint.h>
 
-/* Bumped whenever any public declaration of CoCoFLPluginAPI or this header changes; plugins must then be rebuilt. */
-#define COCOFL_PLUGIN_API_VERSION 2
+/* Bumped whenever any public declaration of CoCoFLCore or this header changes; plugins must then be rebuilt. */
+#define COCOFL_PLUGIN_API_VERSION 3
 
 /* The one symbol a plugin library exports. */
 #define COCOFL_PLUGIN_ENTRY_SYMBOL "cocofl_plugin_entry"
@@ -24,7 +24,7 @@ typedef struct cocofl_plugin_descriptor {
     /* Adds the plugin's strategies to `registrar`, an opaque `PluginRegistrar` owned by the host. */
     void (*register_strategies)(void *registrar);
     /* The type metadata of `PluginRegistrar` as the plugin links it: equal to the host's only when both use the one
-     * shared libCoCoFLPluginAPI.so, which is how the host detects a plugin carrying its own copy of the API. */
+     * shared libCoCoFLCore.so, which is how the host detects a plugin carrying its own copy of the API. */
     const void *api_identity;
 } cocofl_plugin_descriptor;
 

@@ -1,11 +1,13 @@
+import CoCoFLCore
 import Foundation
 import NN
 import Platform
-import Plugins
+import Strategies
 import Testing
+import TestSupport
 
 /// Short federated runs of every built-in strategy on real Fashion-MNIST data.
-@Suite("End-to-end runs")
+@Suite("End-to-end runs", .heavy, .serialized)
 struct EndToEndTests {
     /// 2,000 training images over 10 devices (5 per round), 500 test images, IID, 8 rounds.
     static func configuration(_ strategy: String) -> RunConfiguration {
@@ -14,7 +16,7 @@ struct EndToEndTests {
         configuration.devices = 10
         configuration.perRound = 5
         configuration.rounds = 8
-        configuration.partition = .iid
+        configuration.partitionName = "iid"
         configuration.learningRate = 0.05
         configuration.momentum = 0.9
         configuration.learningRateMilestones = []

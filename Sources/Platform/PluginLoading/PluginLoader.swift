@@ -1,3 +1,4 @@
+import CoCoFLCore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -19,7 +20,7 @@ public struct PluginError: Error, Equatable, CustomStringConvertible, LocalizedE
         case missingDescriptor
         /// The plugin was built against another plugin API version.
         case versionMismatch
-        /// The plugin carries its own copy of CoCoFLPluginAPI instead of using the shared library.
+        /// The plugin carries its own copy of CoCoFLCore instead of using the shared library.
         case separateAPICopy
         /// The plugin registered no strategy.
         case noStrategies
@@ -49,7 +50,7 @@ public struct PluginError: Error, Equatable, CustomStringConvertible, LocalizedE
 ///
 /// The library is never closed: its strategies' code and type metadata live in it for the rest of the process.
 public struct LoadedPlugin: Sendable {
-    /// The library's path as given (`--plugin`, a campaign file's `plugins`).
+    /// The library's path as given (the command line's plugin option, a campaign file's `plugins`).
     public let path: String
     /// The strategies the plugin registered, in its order.
     public let entries: [StrategyEntry]
@@ -78,7 +79,7 @@ public enum PluginLoader {
             throw PluginError(
                 .cannotOpen, path: path,
                 message: "cannot load plugin library '\(path)': \(oneLine(reason)); rebuild the plugin with "
-                    + "`swift build -c release` in its package against this platform's PluginAPI")
+                    + "`swift build -c release` in its package against this platform's Core package")
         }
         guard let symbol = dlsym(handle, pluginEntrySymbol) else {
             throw PluginError(
@@ -99,13 +100,13 @@ public enum PluginLoader {
             throw PluginError(
                 .versionMismatch, path: path,
                 message: "plugin '\(path)' was built against plugin API version \(version) but this cocofl has "
-                    + "version \(pluginAPIVersion); rebuild the plugin against this platform's PluginAPI package")
+                    + "version \(pluginAPIVersion); rebuild the plugin against this platform's Core package")
         }
         guard descriptor.pointee.api_identity == PluginDescriptor.identity(of: PluginRegistrar.self) else {
             throw PluginError(
                 .separateAPICopy, path: path,
-                message: "plugin '\(path)' carries its own copy of CoCoFLPluginAPI, so its strategies would not be "
-                    + "the host's types; depend on the CoCoFLPluginAPI product of the platform's PluginAPI package "
+                message: "plugin '\(path)' carries its own copy of CoCoFLCore, so its strategies would not be "
+                    + "the host's types; depend on the CoCoFLCore product of the platform's Core package "
                     + "instead of copying its sources (docs/plugins.md)")
         }
         guard let register = descriptor.pointee.register_strategies else {

@@ -1,13 +1,3 @@
-/// What a sampled device does in a round.
-public enum LocalPlan: Sendable, Equatable {
-    /// The device does not take part; the reason goes into the round's metrics.
-    case skip(reason: String)
-    /// Train the contiguous window of units (the full window is plain full-model training); upload that window.
-    case window(TrainedWindow)
-    /// Train a width-scaled sub-model (HeteroFL family): ⌈ratio·C⌉ channels per hidden layer picked by `selection`.
-    case subModel(ratio: Double, selection: SubModelSelection)
-}
-
 /// What a strategy may look at when it plans one device's round.
 public struct DeviceRound: Sendable {
     /// The device's index in the population (0-based).
@@ -110,14 +100,17 @@ public struct StrategyError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// A federated-learning strategy: a per-device plan each round and an aggregation of the partial updates.
-/// Conformers live in `Plugins` (built in) or in a plugin library.
+/// A federated-learning strategy as one unit: which devices may take part, what each sampled device does in its
+/// round (its plan and its local training, through the host's `LocalTrainer`), and how the server aggregates
+/// the uploads. Conformers live in `Strategies` (built in) or in a plugin library.
 public protocol Strategy: AnyObject {
     /// Whether `device` may be sampled this round: the host samples the round's `per_round` devices among the
     /// eligible ones (all of them when fewer are eligible). The default, in an extension, admits every device.
     func isEligible(_ device: DeviceRound) throws -> Bool
-    /// Decides what one sampled device does this round. `generator` is the device's own seeded stream.
-    func plan(_ device: DeviceRound, generator: inout SeededGenerator) throws -> LocalPlan
+    /// One sampled device's round: decide what it does and train it with `trainer`, or skip it with a reason
+    /// (which goes into the round's metrics). `generator` is the device's own seeded stream; hand it on to the
+    /// trainer, which shuffles the device's samples with it.
+    func train(_ device: DeviceRound, with trainer: any LocalTrainer, generator: inout SeededGenerator) throws -> LocalOutcome
     /// Combines this round's uploads into the new global parameters. `participantCount` counts the devices that
     /// trained this round (skipped devices excluded).
     func aggregate(global: ParameterSet, updates: [PartialUpdate], participantCount: Int) throws -> ParameterSet
@@ -130,7 +123,7 @@ extension Strategy {
 
 /// A registry entry: a stable id, a one-line summary and a factory from options and environment.
 public struct StrategyEntry: RegistryEntry, Sendable {
-    /// The stable id users write after `--strategy` and in campaign files.
+    /// The stable id users write as a run's strategy, on the command line and in campaign files.
     public let id: String
     /// A one-line description for `cocofl strategies`.
     public let summary: String

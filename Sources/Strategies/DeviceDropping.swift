@@ -1,3 +1,4 @@
+import CoCoFLCore
 import Platform
 
 /// Device dropping: FedAvg among the devices whose limits admit full training (the paper's evidence that

@@ -1,3 +1,4 @@
+import CoCoFLCore
 import NN
 import Platform
 
@@ -24,11 +25,12 @@ public final class FedAvg: Strategy {
         dropping != .unconstrainedOnly || device.limits.admitFullTraining
     }
 
-    public func plan(_ device: DeviceRound, generator: inout SeededGenerator) throws -> LocalPlan {
+    /// Trains the full model; device dropping skips a device whose limits do not admit it.
+    public func train(_ device: DeviceRound, with trainer: any LocalTrainer, generator: inout SeededGenerator) throws -> LocalOutcome {
         if dropping != nil && !device.limits.admitFullTraining {
-            return .skip(reason: "limits below full training")
+            return .skipped(reason: "limits below full training")
         }
-        return .window(.full(unitCount: unitCount))
+        return .trained(try trainer.trainWindow(.full(unitCount: unitCount), generator: &generator))
     }
 
     public func aggregate(global: ParameterSet, updates: [PartialUpdate], participantCount: Int) throws -> ParameterSet {

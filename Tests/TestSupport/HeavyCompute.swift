@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+
+/// A trait for tests that compute with oneDNN or run the `cocofl` binary: such tests run one at a time across the
+/// whole test process (every test target runs in the same process).
+///
+/// Each heavy test uses every core through OpenMP; two at once on a small machine do not share the cores but spin
+/// against each other (measured on 2 cores: the end-to-end suite took 131 s in parallel and 34 s one test at a
+/// time). Light tests still run alongside. Put `.heavy` on a suite to serialize every test case in it with every
+/// other heavy test case.
+public struct HeavyCompute: TestTrait, SuiteTrait, TestScoping {
+    public var isRecursive: Bool { true }
+
+    public init() {}
+
+    public func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        // Suites and whole test functions pass through; each test case takes the gate for its own body.
+        guard testCase != nil else {
+            try await function()
+            return
+        }
+        await HeavyComputeGate.shared.acquire()
+        let start = Date()
+        defer {
+            // COCOFL_TEST_TIMINGS=1 prints how long each heavy case held the gate: the suite's critical path.
+            if ProcessInfo.processInfo.environment["COCOFL_TEST_TIMINGS"] == "1" {
+                print(String(format: "[heavy] %6.1f s  %@", Date().timeIntervalSince(start), test.name))
+            }
+        }
+        do {
+            try await function()
+        } catch {
+            await HeavyComputeGate.shared.release()
+            throw error
+        }
+        await HeavyComputeGate.shared.release()
+    }
+}
+
+extension Trait where Self == HeavyCompute {
+    /// Runs the test's cases one at a time with every other heavy test case of the process.
+    public static var heavy: HeavyCompute { HeavyCompute() }
+}
+
+/// A first-come, first-served gate: one holder at a time, waiters suspended (never blocking a thread, so that the
+/// test runner's few threads stay free for the holder and for light tests).
+actor HeavyComputeGate {
+    static let shared = HeavyComputeGate()
+    private var held = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func acquire() async {
+        if !held {
+            held = true
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release() {
+        if waiters.isEmpty {
+            held = false
+        } else {
+            waiters.removeFirst().resume()
+        }
+    }
+}
