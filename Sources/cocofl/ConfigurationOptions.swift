@@ -20,6 +20,7 @@ extension RunConfiguration.Key {
     /// The schema's default as text, read off the default configuration's stored JSON so that it cannot drift.
     var defaultText: String {
         switch self {
+        case .strategy: return "required"
         case .lrMilestones: return "60 % and 80 % of rounds"
         case .dataDirectory: return "the dataset's usual place"
         case .trainSubset, .testSubset: return "all"

@@ -14,10 +14,13 @@ struct RunCommand: ParsableCommand {
         abstract: "Run one federated experiment and print per-round metrics.",
         discussion: """
             Simulates --devices devices (reference groups strong/medium/weak by default) holding a Dirichlet(--alpha) \
-            label-skewed split of the dataset; each round --per-round devices are sampled, plan their local work with \
-            the strategy, train, upload and the strategy aggregates. The profile CoCoFL chooses windows from is \
-            measured on this machine at the start. Prints one line per round (evaluation rounds add accuracy, \
-            per-group accuracy and the group gap); --json prints one JSON object per round.
+            label-skewed split of the dataset; each round --per-round devices are sampled and train as the strategy \
+            decides (a CoCoFL window, a sub-model, the full model), upload, and the strategy aggregates. The profile \
+            CoCoFL chooses windows from is measured on this machine at the start. Prints one line per round \
+            (evaluation rounds add accuracy, per-group accuracy and the group gap); --json prints one JSON object per \
+            round. Every option below that names a configuration key is that key of the run configuration \
+            (docs/configuration.md: the same keys as a campaign file's [run] table and the stored JSON); its default \
+            is the paper's reference setting.
             """)
 
     // The run's configuration: one option per key of the schema (RunConfiguration.Key), each named by the key with

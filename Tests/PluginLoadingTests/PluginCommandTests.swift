@@ -53,7 +53,7 @@ struct PluginCommandTests {
         let plugin = try PluginFixtures.maxWindowPluginPath()
         try withTemporaryDirectory { directory in
             let out = directory.appendingPathComponent("failing.h5").path
-            let arguments = Self.runArguments(plugin: plugin, out: out, name: "failing", rounds: 3, extra: ["--option", "fail_at_round=2"])
+            let arguments = Self.runArguments(plugin: plugin, out: out, name: "failing", rounds: 3, extra: ["--strategy-option", "fail_at_round=2"])
             let result = try PluginFixtures.run(cocofl, arguments)
             let message = "cocofl-max-window failed on purpose at round 2 (option fail_at_round, a test hook)"
             #expect(result.status != 0)

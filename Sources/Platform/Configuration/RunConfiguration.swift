@@ -177,7 +177,7 @@ extension RunConfiguration {
             case .strategy: "strategy id (cocofl strategies lists them)"
             case .strategyOptions: "the strategy's options, KEY=VALUE"
             case .dataset: "dataset: fashion-mnist, mnist, fashion-mnist-3x32x32, mnist-3x32x32, cifar10, cifar100, femnist, hdf5"
-            case .dataDirectory: "directory of the dataset's files (for hdf5: the .h5 file); default: the dataset's usual place"
+            case .dataDirectory: "directory of the dataset's files (for hdf5: the .h5 file)"
             case .model: "model: " + ModelZoo.names.joined(separator: ", ")
             case .rounds: "federated rounds"
             case .devices: "simulated devices"
@@ -189,7 +189,7 @@ extension RunConfiguration {
             case .localEpochs: "local epochs per round"
             case .batch: "batch size"
             case .lr: "SGD learning rate"
-            case .lrMilestones: "rounds after which the learning rate is divided by 10 (default: 60 % and 80 % of rounds)"
+            case .lrMilestones: "rounds after which the learning rate is divided by 10"
             case .weightDecay: "SGD weight decay"
             case .momentum: "SGD momentum, in [0, 1)"
             case .evalEvery: "evaluate every k rounds (and after the last)"
