@@ -280,21 +280,28 @@ public final class CampaignRunner {
     /// from the same table), taken from another run of the campaign when one stored it, measured otherwise.
     private func profile(for configuration: RunConfiguration, split: DatasetSplit, campaignFile path: String,
                          events: (CampaignEvent) -> Void) throws -> ModelProfile {
-        let shape = [split.train.channels, split.train.height, split.train.width]
-        let key = Self.profileKey(model: configuration.model, shape: shape, classes: split.train.classCount,
-                                  batch: configuration.batchSize, repeats: configuration.profileRepeats)
-        if let cached = profiles[key] { return cached }
-        if let stored = try Self.storedProfile(key: key, campaignFile: path) {
+        let key = Self.profileKey(configuration, split: split)
+        // One table for every run of the campaign with this model, input and batch: what any of them reads.
+        var needs: ProfileNeeds = []
+        for run in runs where Self.profileKey(run.configuration, split: data[Self.dataKey(run.configuration)] ?? split) == key {
+            needs.formUnion(try catalog.entry(id: run.configuration.strategy).profile)
+        }
+        if let cached = profiles[key], cached.contents.isSuperset(of: needs) { return cached }
+        if let stored = try Self.storedProfile(key: key, needs: needs, campaignFile: path) {
             profiles[key] = stored
             return stored
         }
+        let shape = [split.train.channels, split.train.height, split.train.width]
+        let parts = [needs.contains(.windows) ? "every trained window" : nil,
+                     needs.contains(.subModels) ? "the sub-model widths \(SubModelCost.standardRatios.map { "\($0)" }.joined(separator: ", "))" : nil]
         events(.message("profiling \(configuration.model) \(shape.map(String.init).joined(separator: "x")) batch \(configuration.batchSize): "
-                        + "every trained window, \(configuration.profileRepeats) timed steps each…"))
+                        + parts.compactMap { $0 }.joined(separator: " and ") + ", \(configuration.profileRepeats) timed steps each…"))
         let start = DispatchTime.now().uptimeNanoseconds
         let profile = try Profiler(modelName: configuration.model, inputShape: shape, classes: split.train.classCount,
-                                   batch: configuration.batchSize, repeats: configuration.profileRepeats).run()
+                                   batch: configuration.batchSize, repeats: configuration.profileRepeats).run(needs: needs)
         // Tenths: resnet8's table takes under a second here, and "0 s" read as if nothing had been measured.
-        events(.message(String(format: "profiled %d windows in %.1f s (%d timed steps each, medians)", profile.windows.count,
+        events(.message(String(format: "profiled %d windows and %d sub-models in %.1f s (%d timed steps each, medians)",
+                               profile.windows.count, profile.subModels.count,
                                Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, configuration.profileRepeats)))
         if writesProfileTables {
             try ResultsFile(path: path, access: .createOrAppend(toolVersion: toolVersion))
@@ -305,14 +312,23 @@ public final class CampaignRunner {
         return profile
     }
 
-    /// A profile with `key` stored by one of the campaign's runs (the campaign file is closed again before the
-    /// caller writes it).
-    private static func storedProfile(key: String, campaignFile path: String) throws -> ModelProfile? {
+    /// A profile with `key` and at least `needs` stored by one of the campaign's runs (the campaign file is closed
+    /// again before the caller writes it). A run whose profile cannot be read is passed over: the profile is then
+    /// measured again.
+    private static func storedProfile(key: String, needs: ProfileNeeds, campaignFile path: String) throws -> ModelProfile? {
         let results = try ResultsFile(path: path, access: .readOnly)
         for name in try results.runNames() {
-            if let stored = try? results.openRun(name).storedProfile(), profileKey(stored) == key { return stored }
+            if let stored = try? results.openRun(name).storedProfile(), profileKey(stored) == key,
+               stored.contents.isSuperset(of: needs) {
+                return stored
+            }
         }
         return nil
+    }
+
+    private static func profileKey(_ configuration: RunConfiguration, split: DatasetSplit) -> String {
+        profileKey(model: configuration.model, shape: [split.train.channels, split.train.height, split.train.width],
+                   classes: split.train.classCount, batch: configuration.batchSize, repeats: configuration.profileRepeats)
     }
 
     private static func profileKey(_ profile: ModelProfile) -> String {

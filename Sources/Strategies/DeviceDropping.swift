@@ -19,7 +19,7 @@ public enum DeviceDropping {
     }
 
     /// Registry entry.
-    public static let entry = StrategyEntry(id: "device-dropping", summary: "only devices that can train the full model take part", usesProfile: false) { options, environment in
+    public static let entry = StrategyEntry(id: "device-dropping", summary: "only devices that can train the full model take part", profile: []) { options, environment in
         let text = options.string("sampling", default: Sampling.unconstrainedOnly.rawValue)
         guard let sampling = Sampling(rawValue: text) else {
             throw StrategyError("option 'sampling' of strategy 'device-dropping' must be "

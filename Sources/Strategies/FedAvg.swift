@@ -6,7 +6,7 @@ import Platform
 /// `dropping` it is device dropping (see DeviceDropping.swift).
 public final class FedAvg: Strategy {
     /// Registry entry.
-    public static let entry = StrategyEntry(id: "fedavg", summary: "every device trains the full model (ignores limits)", usesProfile: false) { options, environment in
+    public static let entry = StrategyEntry(id: "fedavg", summary: "every device trains the full model (ignores limits)", profile: []) { options, environment in
         try FedAvg(weighting: deviceWeighting(options), unitCount: environment.unitCount, dropping: nil)
     }
 

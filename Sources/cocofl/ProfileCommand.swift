@@ -8,13 +8,14 @@ import Storage
 struct ProfileCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "profile",
-        abstract: "Measure time, memory and upload of every contiguous trained window of a model.",
+        abstract: "Measure time, memory and upload of every contiguous trained window of a model, and of its width-scaled sub-models.",
         discussion: """
             For each of the n(n+1)/2 windows [first, last] it trains a few batches with the units before the window \
             frozen (int8, forward only), the window trained (fp32) and the units after it frozen with an int8 \
             input-gradient backward, and reports the median time per batch, the engine's peak memory, the process's \
-            peak-RSS growth and the upload bytes, each also as a ratio to full training [0, n−1]. \
-            Build with -c release. Progress goes to stderr.
+            peak-RSS growth and the upload bytes, each also as a ratio to full training [0, n−1]. Then it trains \
+            the width-scaled sub-model of each --ratios value (the HeteroFL family's local work) the same way, so \
+            that sub-models and windows are charged by the same ruler. Build with -c release. Progress goes to stderr.
             """)
 
     @OptionGroup var measured: ModelOptions
@@ -25,7 +26,10 @@ struct ProfileCommand: ParsableCommand {
     @Option(help: "Only these windows, e.g. 0-19,10-19,19-19 (default: all).")
     var windows: String?
 
-    @Flag(help: "Print a JSON array, one object per window.")
+    @Option(help: "Width ratios of the sub-models to measure, comma-separated; none: windows only.")
+    var ratios = SubModelCost.standardRatios.map { "\($0)" }.joined(separator: ",")
+
+    @Flag(help: "Print JSON: {\"windows\": [one object per window], \"sub_models\": [one object per width ratio]}.")
     var json = false
 
     @Option(help: "Also write the table into this HDF5 results file under /profiles/<model>/<name>.")
@@ -37,6 +41,16 @@ struct ProfileCommand: ParsableCommand {
     func validate() throws {
         guard classes >= 2 else { throw ValidationError("--classes must be at least 2") }
         _ = try parsedWindows()
+        _ = try parsedRatios()
+    }
+
+    func parsedRatios() throws -> [Double] {
+        guard ratios != "none" else { return [] }
+        let values = ratios.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ $0.map { $0 > 0 && $0 <= 1 } ?? false }) else {
+            throw ValidationError("--ratios takes comma-separated width ratios in (0, 1] (e.g. 1,0.5,0.25) or none, got '\(ratios)'")
+        }
+        return values.map { $0! }
     }
 
     func parsedWindows() throws -> [TrainedWindow]? {
@@ -54,11 +68,15 @@ struct ProfileCommand: ParsableCommand {
         let (model, batch, repeats, shape) = (measured.model, measured.batch, measured.repeats, try measured.inputShape())
         let profiler = try Profiler(modelName: model, inputShape: shape, classes: classes, batch: batch, repeats: repeats)
         let start = Date()
-        let profile = try profiler.run(windows: try parsedWindows()) { done, total, window in
+        let subModelRatios = try parsedRatios()
+        let profile = try profiler.run(windows: try parsedWindows(), needs: subModelRatios.isEmpty ? .windows : [.windows, .subModels],
+                                       subModelRatios: subModelRatios) { done, total, what in
             let elapsed = Date().timeIntervalSince(start)
             let eta = done == 0 ? "" : String(format: ", ETA %.0f s", elapsed / Double(done) * Double(total - done))
-            standardError("profiling \(model): window \(done + 1)/\(total) \(window)\(eta)")
+            standardError("profiling \(model): \(done + 1)/\(total) \(what)\(eta)")
         }
+        standardError(String(format: "profiled %d windows and %d sub-models in %.1f s", profile.windows.count, profile.subModels.count,
+                             Date().timeIntervalSince(start)))
         if let out {
             let results = try ResultsFile(path: out, access: .createOrAppend(toolVersion: toolVersion))
             let table = ProfileTable(profile, toolVersion: toolVersion)
@@ -70,8 +88,10 @@ struct ProfileCommand: ParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            let lines = try profile.windows.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
-            print("[\n  " + lines.joined(separator: ",\n  ") + "\n]")
+            let windows = try profile.windows.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+            let subModels = try profile.subModels.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+            print("{\"windows\": [\n  " + windows.joined(separator: ",\n  ") + "\n],\n\"sub_models\": [\n  "
+                  + subModels.joined(separator: ",\n  ") + "\n]}")
         } else {
             print(Self.table(profile))
         }
@@ -83,6 +103,15 @@ struct ProfileCommand: ParsableCommand {
         for w in profile.windows {
             lines.append(String(format: "%5d %4d %8.2f %11.3f %10.1f %13.3f %10.2f %13.3f", w.first, w.last, w.timeSeconds * 1e3,
                                 w.timeRatio, Double(w.memoryBytes) / 1e6, w.memoryRatio, Double(w.uploadBytes) / 1e6, w.uploadRatio))
+        }
+        if !profile.subModels.isEmpty {
+            lines.append("")
+            lines.append("sub-model  time_ms  time_ratio  memory_MB  memory_ratio  upload_MB  upload_ratio  (analytic r², r, r²)")
+            for m in profile.subModels {
+                lines.append(String(format: "%9.3f %8.2f %11.3f %10.1f %13.3f %10.2f %13.3f  (%.3f, %.3f, %.3f)", m.ratio, m.timeSeconds * 1e3,
+                                    m.timeRatio, Double(m.memoryBytes) / 1e6, m.memoryRatio, Double(m.uploadBytes) / 1e6, m.uploadRatio,
+                                    m.ratio * m.ratio, m.ratio, m.ratio * m.ratio))
+            }
         }
         return lines.joined(separator: "\n")
     }

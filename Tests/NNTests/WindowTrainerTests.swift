@@ -146,4 +146,20 @@ struct WindowTrainerTests {
         #expect(head.uploadRatio < 0.01)
         #expect(head.memoryBytes > 0 && head.timeSeconds > 0)
     }
+
+    @Test("The profiler measures width-scaled sub-models against the same full-training reference")
+    func profilerSubModels() throws {
+        let profiler = try Profiler(modelName: "resnet8", inputShape: [1, 16, 16], classes: 10, batch: 4, repeats: 1)
+        let profile = try profiler.run(needs: .subModels, subModelRatios: [0.25, 1, 0.5])
+        #expect(profile.windows.isEmpty && profile.contents == .subModels)
+        #expect(profile.subModels.map(\.ratio) == [1, 0.5, 0.25])
+        let full = try #require(profile.cost(ofSubModel: 1))
+        // The full-width sub-model is the model itself: all of its bytes.
+        #expect(full.uploadRatio == 1)
+        let half = try #require(profile.cost(ofSubModel: 0.5)), quarter = try #require(profile.cost(ofSubModel: 0.25))
+        // Upload is the sub-model's parameters: near r² (the stem's input channels and the head's classes do not scale).
+        #expect(half.uploadRatio > 0.2 && half.uploadRatio < 0.35, "\(half.uploadRatio)")
+        #expect(quarter.uploadRatio < half.uploadRatio && quarter.uploadBytes > 0)
+        #expect(quarter.memoryBytes < full.memoryBytes && quarter.timeSeconds > 0)
+    }
 }

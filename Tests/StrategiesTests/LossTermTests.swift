@@ -59,7 +59,7 @@ struct LossTermTests {
         configuration.learningRate = 0.05
         configuration.learningRateMilestones = []
         let holder = Holder()
-        let catalog = try StrategyCatalog([StrategyEntry(id: "proximal", summary: "test", usesProfile: false) { _, environment in
+        let catalog = try StrategyCatalog([StrategyEntry(id: "proximal", summary: "test", profile: []) { _, environment in
             let strategy = Proximal(mu: mu, unitCount: environment.unitCount)
             holder.strategy = strategy
             return strategy

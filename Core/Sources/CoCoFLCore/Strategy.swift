@@ -129,17 +129,20 @@ public struct StrategyEntry: RegistryEntry, Sendable {
     public let summary: String
     /// Creates the strategy for one run; read options through `StrategyOptions` so that unknown ones are rejected.
     public let make: @Sendable (StrategyOptions, StrategyEnvironment) throws -> Strategy
-    /// Whether the strategy reads `environment.profile`. When false the host does not measure the cost table
-    /// for the run (minutes for large models) and hands the strategy a profile without windows.
-    public let usesProfile: Bool
+    /// What the strategy reads of `environment.profile`: the host measures only that and hands the strategy a
+    /// profile without the rest (the window table takes minutes for large models).
+    public let profile: ProfileNeeds
 
-    /// An entry with the given id, summary and factory; `usesProfile: false` for strategies that never read the
-    /// profile.
-    public init(id: String, summary: String, usesProfile: Bool = true,
+    /// Whether the strategy reads any of the profile.
+    public var usesProfile: Bool { !profile.isEmpty }
+
+    /// An entry with the given id, summary and factory; `profile` says what of the profile the strategy reads
+    /// (`[]` for none, `.windows` for CoCoFL's window costs, `.subModels` for the sub-models').
+    public init(id: String, summary: String, profile: ProfileNeeds = .windows,
                 make: @escaping @Sendable (StrategyOptions, StrategyEnvironment) throws -> Strategy) {
         self.id = id
         self.summary = summary
-        self.usesProfile = usesProfile
+        self.profile = profile
         self.make = make
     }
 

@@ -2,8 +2,9 @@ import CoCoFLCore
 import Dispatch
 import Foundation
 
-/// Measures every contiguous window of a model: median step time over repetitions, peak memory and upload size.
-/// Each window gets a fresh compute context and model (same seed), so caches of one window never count for another.
+/// Measures every contiguous window of a model, and each width-scaled sub-model of the HeteroFL family: median step
+/// time over repetitions, peak memory and upload size, all also relative to full training. Each measurement gets a
+/// fresh compute context and model (same seed), so caches of one never count for another.
 public struct Profiler {
     public let modelName: String
     public let inputShape: [Int]
@@ -23,21 +24,30 @@ public struct Profiler {
         self.precision = precision
     }
 
-    /// Profiles the given windows (all n(n+1)/2 by default); `progress` receives (done, total, window).
-    public func run(windows requested: [TrainedWindow]? = nil, progress: (Int, Int, TrainedWindow) -> Void = { _, _, _ in }) throws -> ModelProfile {
+    /// Profiles what `needs` asks for: the given windows (all n(n+1)/2 by default) and the sub-models of
+    /// `subModelRatios`. Full training is always measured first, as the reference of every ratio; it is kept only
+    /// with the windows. `progress` receives (done, total, what is being measured).
+    public func run(windows requested: [TrainedWindow]? = nil, needs: ProfileNeeds = .windows,
+                    subModelRatios: [Double] = SubModelCost.standardRatios,
+                    progress: (Int, Int, String) -> Void = { _, _, _ in }) throws -> ModelProfile {
         let probe = try ModelZoo.make(modelName, inputShape: inputShape, classes: classes, seed: 1, context: ComputeContext())
         let unitCount = probe.units.count
         let full = TrainedWindow.full(unitCount: unitCount)
-        var windows = requested ?? TrainedWindow.all(unitCount: unitCount)
+        var windows = needs.contains(.windows) ? requested ?? TrainedWindow.all(unitCount: unitCount) : []
         if let bad = windows.first(where: { $0.last >= unitCount }) {
             throw ModelError("window \(bad) is outside \(modelName)'s units 0…\(unitCount - 1)")
+        }
+        let ratios = needs.contains(.subModels) ? subModelRatios.sorted(by: >) : []
+        if let bad = ratios.first(where: { !($0 > 0 && $0 <= 1) }) {
+            throw ModelError("width ratio \(bad) is outside (0, 1]")
         }
         // Full training first: every ratio is relative to it.
         windows.removeAll { $0 == full }
         windows.insert(full, at: 0)
+        let total = windows.count + ratios.count
         var raw: [(TrainedWindow, Double, Int, Int, Int)] = []
         for (index, window) in windows.enumerated() {
-            progress(index, windows.count, window)
+            progress(index, total, "window \(window)")
             raw.append(try measure(window))
         }
         let reference = raw[0]
@@ -46,8 +56,48 @@ public struct Profiler {
                        memoryBytes: memory, memoryRatio: Double(memory) / Double(reference.2), peakRSSGrowthBytes: rss,
                        uploadBytes: upload, uploadRatio: Double(upload) / Double(reference.4))
         }.sorted { ($0.first, $0.last) < ($1.first, $1.last) }
+        var subModels: [SubModelCost] = []
+        for (index, ratio) in ratios.enumerated() {
+            progress(windows.count + index, total, "sub-model \(ratio)")
+            let (time, memory, upload) = try measure(widthRatio: ratio)
+            subModels.append(SubModelCost(ratio: ratio, timeSeconds: time, timeRatio: time / reference.1, memoryBytes: memory,
+                                          memoryRatio: Double(memory) / Double(reference.2), uploadBytes: upload,
+                                          uploadRatio: Double(upload) / Double(reference.4)))
+        }
         return ModelProfile(model: modelName, inputShape: inputShape, classes: classes, batch: batch, repeats: repeats,
-                            unitNames: probe.units.map(\.name), windows: costs)
+                            unitNames: probe.units.map(\.name), windows: needs.contains(.windows) ? costs : [],
+                            subModels: subModels)
+    }
+
+    /// A width-scaled sub-model trained as a HeteroFL-family device trains it: every unit, the plain trainer.
+    private func measure(widthRatio: Double) throws -> (time: Double, memory: Int, upload: Int) {
+        let context = try ComputeContext()
+        let model = try ModelZoo.make(modelName, inputShape: inputShape, classes: classes, seed: 1, context: context, widthRatio: widthRatio)
+        let trainer = Trainer(model: model, optimizer: SGD(learningRate: 0, weightDecay: 1e-3))
+        let (images, labels) = try batchData(context: context)
+        try trainer.step(images: images, labels: labels)  // warm-up: primitives and buffers
+        let median = try medianTime { try trainer.step(images: images, labels: labels) ; try context.wait() }
+        let upload = model.namedParameters().reduce(0) { $0 + $1.parameter.value.count * 4 }
+        return (median, context.peakBytes, upload)
+    }
+
+    /// The same random batch for every measurement.
+    private func batchData(context: ComputeContext) throws -> (Tensor, [Int32]) {
+        let images = try Tensor(zeros: [batch] + inputShape, context: context)
+        var generator = SeededGenerator(seed: 5)
+        try images.assign((0..<images.count).map { _ in Float.random(in: -2...2, using: &generator) })
+        return (images, (0..<batch).map { Int32($0 % classes) })
+    }
+
+    /// The median of `repeats` timed calls of `step`.
+    private func medianTime(_ step: () throws -> Void) throws -> Double {
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try step()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return times.sorted()[times.count / 2]
     }
 
     private func measure(_ window: TrainedWindow) throws -> (TrainedWindow, Double, Int, Int, Int) {
@@ -57,20 +107,10 @@ public struct Profiler {
         let model = try ModelZoo.make(modelName, inputShape: inputShape, classes: classes, seed: 1, context: context)
         // lr 0 keeps the weights fixed while doing the full update arithmetic.
         let trainer = try WindowTrainer(model: model, window: window, optimizer: SGD(learningRate: 0, weightDecay: 1e-3), precision: precision)
-        let images = try Tensor(zeros: [batch] + inputShape, context: context)
-        var generator = SeededGenerator(seed: 5)
-        try images.assign((0..<images.count).map { _ in Float.random(in: -2...2, using: &generator) })
-        let labels = (0..<batch).map { Int32($0 % classes) }
+        let (images, labels) = try batchData(context: context)
         try trainer.step(images: images, labels: labels)  // calibration (fp32 frozen units)
         try trainer.step(images: images, labels: labels)  // warm-up: primitives and buffers of the int8 path
-        var times: [Double] = []
-        for _ in 0..<repeats {
-            let start = DispatchTime.now().uptimeNanoseconds
-            try trainer.step(images: images, labels: labels)
-            try context.wait()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
-        let median = times.sorted()[times.count / 2]
+        let median = try medianTime { try trainer.step(images: images, labels: labels); try context.wait() }
         let rssGrowth = max(0, ProcessMemory.peakResident() - residentBefore)
         return (window, median, context.peakBytes, rssGrowth, WindowTrainer.uploadBytes(model: model, window: window))
     }

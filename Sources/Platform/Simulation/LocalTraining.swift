@@ -86,8 +86,9 @@ final class DeviceTrainer: LocalTrainer {
         let tensors = try model.exportParameters().map { entry in
             TensorUpdate(key: entry.key, shape: entry.shape, values: entry.values, coverage: try map.indices(for: entry.key).map { .indices($0) })
         }
+        let cost = host.profile.cost(ofSubModel: ratio) ?? .analytic(ratio: ratio)
         return LocalTraining(update: try PartialUpdate(deviceID: device, sampleCount: shard.count, tensors: tensors),
-                             timeRatio: ratio * ratio, memoryRatio: ratio, meanLoss: loss)
+                             timeRatio: cost.timeRatio, memoryRatio: cost.memoryRatio, meanLoss: loss)
     }
 
     /// The gradient hook that applies `lossTerm` with each tensor's values at the start of local training.

@@ -53,6 +53,11 @@ public final class Simulation {
             guard profile.model == configuration.model, profile.inputShape == inputShape, profile.unitNames.count == workingModel.units.count else {
                 throw SimulationError("the given profile is for \(profile.model) \(profile.inputShape), not \(configuration.model) \(inputShape); profile this model with cocofl profile")
             }
+            guard profile.contents.isSuperset(of: entry.profile) else {
+                throw SimulationError("the given profile of \(profile.model) lacks the "
+                                      + (entry.profile.subtracting(profile.contents).contains(.windows) ? "window" : "sub-model")
+                                      + " costs strategy '\(entry.id)' reads; profile it again (cocofl profile measures both)")
+            }
             self.profile = profile
         } else if !entry.usesProfile {
             // The strategy never reads the cost table: a table without windows, nothing measured.
@@ -61,7 +66,7 @@ public final class Simulation {
         } else {
             progress("profiling \(configuration.model) \(inputShape) batch \(configuration.batchSize) on this machine…")
             self.profile = try Profiler(modelName: configuration.model, inputShape: inputShape, classes: split.train.classCount,
-                                        batch: configuration.batchSize, repeats: configuration.profileRepeats).run()
+                                        batch: configuration.batchSize, repeats: configuration.profileRepeats).run(needs: entry.profile)
         }
         localTraining = LocalTrainingHost(configuration: configuration, data: split, context: context, workingModel: workingModel,
                                           profile: self.profile)

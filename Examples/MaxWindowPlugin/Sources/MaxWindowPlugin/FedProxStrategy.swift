@@ -11,7 +11,7 @@ final class FedProxStrategy: Strategy {
     /// Registry entry; options: `mu` (≥ 0, default 0.01) and `weighting` (uniform | samples).
     static let entry = StrategyEntry(
         id: "fedprox", summary: "FedAvg with the proximal term µ/2·‖w − w_global‖² in the local loss (plugin example)",
-        usesProfile: false
+        profile: []
     ) { options, environment in
         let mu = try options.double("mu", default: 0.01)
         guard mu >= 0, mu.isFinite else {
