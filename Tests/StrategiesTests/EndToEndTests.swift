@@ -29,7 +29,9 @@ struct EndToEndTests {
     }
 
     /// One profile for all runs (its content only steers CoCoFL's choices).
-    static let measuredProfile = Result { try Profiler(modelName: "resnet8", inputShape: [1, 28, 28], classes: 10, batch: 32, repeats: 1).run() }
+    static let measuredProfile = Result {
+        try Profiler(modelName: "resnet8", inputShape: [1, 28, 28], classes: 10, batch: 32, repeats: 1).run(needs: [.windows, .subModels])
+    }
     /// Measured once per test process; a failure fails the tests that need it instead of crashing the process.
     static func profile() throws -> ModelProfile { try measuredProfile.get() }
 

@@ -125,6 +125,9 @@ public final class Simulation {
     /// The `skipped` reason counting the round's empty places when fewer devices than `per_round` are eligible.
     public static let tooFewEligibleReason = "fewer eligible devices than per_round"
 
+    /// Trains each round's devices: here, one after another (the default), or shared among MPI ranks.
+    public var executor: any DeviceExecutor = LocalDeviceExecutor()
+
     /// Asked before each device trains; when it returns true the round is abandoned (nothing of it is kept: the
     /// global model, the rounds done and the generators stay as after the last completed round) and `runRound`
     /// throws `RunInterrupted`. Set by hosts that stop on SIGINT/SIGTERM.
@@ -150,18 +153,19 @@ public final class Simulation {
         if sampled.count < sampler.perRound { skipped[Self.tooFewEligibleReason] = sampler.perRound - sampled.count }
         var uploadBytes = 0, timeRatios: [Double] = [], memoryRatios: [Double] = [], losses: [Double] = []
         var droppedNonFinite = 0
-        for device in sampled {
-            if let stopRequested, stopRequested() { throw RunInterrupted(completedRounds: completedRounds) }
+        let outcomes = try executor.outcomes(count: sampled.count) { position in
+            let device = sampled[position]
+            if executor.stopsWithinRounds, let stopRequested, stopRequested() { throw RunInterrupted(completedRounds: completedRounds) }
             var generator = root.derived("device-\(device)-round-\(round)")
-            let trainer = DeviceTrainer(host: localTraining, global: global, device: device,
+            let trainer = DeviceTrainer(host: localTraining, global: self.global, device: device,
                                         shard: partition.sampleIndices[device], learningRate: learningRate)
-            let outcome: LocalOutcome
             do {
-                outcome = try strategy.train(deviceRound(device), with: trainer, generator: &generator)
+                return try strategy.train(deviceRound(device), with: trainer, generator: &generator)
             } catch is DeviceTrainer.NoLocalData {
-                skipped[DeviceTrainer.NoLocalData.reason, default: 0] += 1
-                continue
+                return .skipped(reason: DeviceTrainer.NoLocalData.reason)
             }
+        }
+        for outcome in outcomes {
             guard case .trained(let result) = outcome else {
                 if case .skipped(let reason) = outcome { skipped[reason, default: 0] += 1 }
                 continue
@@ -194,7 +198,7 @@ public final class Simulation {
         self.limitsGenerator = limitsGenerator
         completedRounds = round
         let evaluate = round % configuration.evaluationInterval == 0 || round == configuration.rounds
-        let evaluation = evaluate ? try evaluateGlobal() : nil
+        let evaluation = evaluate && executor.evaluates ? try evaluateGlobal() : nil
         func mean(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }
         return RoundMetrics(round: round, learningRate: learningRate, participants: updates.count, skipped: skipped, droppedNonFinite: droppedNonFinite,
                             uploadBytes: uploadBytes, meanDeviceTimeRatio: mean(timeRatios), meanDeviceMemoryRatio: mean(memoryRatios),
