@@ -29,6 +29,8 @@ let package = Package(
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // OpenMPI 4 (Debian's libopenmpi-dev), for one run's devices shared among MPI ranks.
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi"),
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: kernelFlags),
         // The training engine: tensors, layers on oneDNN, models as unit lists, CoCoFL's frozen units, profiling.
         .target(name: "NN", dependencies: ["CDNNL", "CKernels", core]),
@@ -40,10 +42,12 @@ let package = Package(
         .target(name: "Storage", dependencies: ["CHDF5", "CKernels", "NN", "Platform", core]),
         // Above Platform and Storage: campaigns, the recording of runs, checkpoint evaluation, profile acquisition.
         .target(name: "Experiments", dependencies: ["NN", "Platform", "Storage", core]),
+        // MPI ranks of one run: the devices of each round shared among processes, results identical to one process.
+        .target(name: "Ranks", dependencies: ["CMPI", "NN", "Platform", "Experiments", core]),
         .executableTarget(
             name: "cocofl",
             dependencies: [
-                "NN", "Platform", "Strategies", "Storage", "Experiments", core,
+                "NN", "Platform", "Strategies", "Storage", "Experiments", "Ranks", core,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Shared by the test targets: the `.heavy` trait that runs compute-heavy tests one at a time.

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the project needs (oneDNN, HDF5, zlib, Fashion-MNIST; h5py for the tests that read
-# a results file the way users do). Idempotent; needs root.
+# Installs the Debian packages the project needs (oneDNN, HDF5, zlib, Fashion-MNIST, OpenMPI; h5py for the tests that
+# read a results file the way users do). OpenMPI is a build dependency: cocofl links it for MPI ranks (it never
+# initializes MPI unless started by mpirun or srun). Idempotent; needs root.
 set -euo pipefail
-packages=(libdnnl-dev libhdf5-dev hdf5-tools zlib1g-dev dataset-fashion-mnist pkg-config python3-h5py)
+packages=(libdnnl-dev libhdf5-dev hdf5-tools zlib1g-dev dataset-fashion-mnist pkg-config python3-h5py openmpi-bin libopenmpi-dev)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -19,6 +19,16 @@ public enum CampaignEvent: Codable, Sendable {
     case finished(index: Int, total: Int, name: String, status: RunStatus, message: String)
 }
 
+/// Something that follows the runs of a campaign runner from outside, e.g. MPI rank 0 making the other ranks train
+/// their share of every round: told when a run is about to run its rounds (its simulation built and resumed), and
+/// when the run has ended however it ended.
+public protocol RunCoordinator: AnyObject {
+    /// `simulation` is about to run its rounds; the coordinator may set its executor.
+    func willRun(_ simulation: Simulation) throws
+    /// The run that `willRun` announced has ended (complete, interrupted, failed or stopped by an error).
+    func runEnded()
+}
+
 /// What a campaign did.
 public struct CampaignOutcome: Sendable, Equatable {
     /// Runs that ran to completion in this invocation.
@@ -63,9 +73,14 @@ public final class CampaignRunner {
     private var campaignFile: String?
     private var data: [String: DatasetSplit] = [:]
     private var profiles: [String: ModelProfile] = [:]
+    /// Profiles the user gave (`--profile`): used for runs of their model, input, classes and batch, whatever their
+    /// repeat count, instead of measuring.
+    private let suppliedProfiles: [ModelProfile]
     private var validated = false
     /// How each run starts, decided by `plan(campaignFile:)`.
     public private(set) var starts: [Start] = []
+    /// Told when each run starts and ends, e.g. to make other processes (MPI ranks) follow the run.
+    public var coordinator: (any RunCoordinator)?
     /// Polled before each device trains and after each round (e.g. a flag set by a SIGINT/SIGTERM handler); when
     /// it returns true the current run stops after its last completed round, is checkpointed and marked
     /// `interrupted`, and no further run starts.
@@ -77,7 +92,9 @@ public final class CampaignRunner {
     /// `writesProfileTables` (a worker or an array task running some of a campaign's runs) a profile it measures is
     /// kept in its runs only, not also as a table in the campaign file that other processes share.
     public init(runs: [CampaignRun], catalog: StrategyCatalog, datasets: DatasetCatalog, toolVersion: String,
-                restart: Bool = false, profiles: [ModelProfile] = [], writesProfileTables: Bool = true) {
+                restart: Bool = false, profiles: [ModelProfile] = [], suppliedProfiles: [ModelProfile] = [],
+                writesProfileTables: Bool = true) {
+        self.suppliedProfiles = suppliedProfiles
         self.runs = runs
         self.catalog = catalog
         self.datasets = datasets
@@ -165,6 +182,9 @@ public final class CampaignRunner {
                 remainingRounds -= resumedAfter ?? 0
                 events(.starting(index: number, total: total, name: run.name, resumingAfterRound: resumedAfter))
                 runSimulation.stopRequested = stopRequested
+                try coordinator?.willRun(runSimulation)
+                // Whatever ends the run (completion, interruption, failure, a write error), the others hear of it.
+                defer { coordinator?.runEnded() }
                 try runSimulation.run { metrics in
                     try runRecorder.append(metrics, simulation: runSimulation)
                     roundSeconds += metrics.seconds
@@ -287,6 +307,14 @@ public final class CampaignRunner {
             needs.formUnion(try catalog.entry(id: run.configuration.strategy).profile)
         }
         if let cached = profiles[key], cached.contents.isSuperset(of: needs) { return cached }
+        let shapeOfData = [split.train.channels, split.train.height, split.train.width]
+        if let supplied = suppliedProfiles.first(where: {
+            $0.model == configuration.model && $0.inputShape == shapeOfData && $0.classes == split.train.classCount
+                && $0.batch == configuration.batchSize && $0.contents.isSuperset(of: needs)
+        }) {
+            profiles[key] = supplied
+            return supplied
+        }
         if let stored = try Self.storedProfile(key: key, needs: needs, campaignFile: path) {
             profiles[key] = stored
             return stored

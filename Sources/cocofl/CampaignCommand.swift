@@ -4,6 +4,7 @@ import Experiments
 import Foundation
 import NN
 import Platform
+import Ranks
 import Strategies
 import Storage
 
@@ -63,6 +64,8 @@ struct CampaignCommand: ParsableCommand {
     @Flag(help: "With --slurm: print the sbatch script instead of submitting it.")
     var dryRun = false
 
+    @OptionGroup var profiles: SuppliedProfiles
+
     @Flag(help: "Report where every run of the campaign stands (complete, running and by whom, failed, not started) and exit.")
     var status = false
 
@@ -94,8 +97,28 @@ struct CampaignCommand: ParsableCommand {
             try reportStatus(runs, output: output)
             return
         }
+        let supplied = try profiles.load()
+        // Under mpirun: ranks other than 0 follow rank 0's runs and never return from here.
+        if let job = try RankJob.start() {
+            guard workers == "1", !slurm else {
+                throw CommandLineError(description: "--workers and --slurm cannot be combined with MPI ranks (mpirun): the ranks "
+                                       + "already share each round's devices; drop the option, or run without mpirun")
+            }
+            if !job.world.isRoot { job.follow(catalog: catalog, datasets: datasets) }
+            try job.lead { leader in
+                try runCampaign(runs, output: output, catalog: catalog, datasets: datasets, profiles: supplied, coordinator: leader)
+            }
+            return
+        }
+        try runCampaign(runs, output: output, catalog: catalog, datasets: datasets, profiles: supplied, coordinator: nil)
+    }
+
+    /// Runs (or submits) the campaign's runs in this process, in worker processes or as a Slurm array.
+    private func runCampaign(_ runs: [CampaignRun], output: String, catalog: StrategyCatalog, datasets: DatasetCatalog,
+                             profiles: [ModelProfile], coordinator: RankLeader?) throws {
         let runner = CampaignRunner(runs: runs, catalog: catalog, datasets: datasets, toolVersion: toolVersion, restart: restart,
-                                    writesProfileTables: only.isEmpty)
+                                    suppliedProfiles: profiles, writesProfileTables: only.isEmpty)
+        runner.coordinator = coordinator
         let display = ProgressDisplay(interactive: !plain && isatty(STDERR_FILENO) == 1)
         // Everything checkable is checked before the results file is created or opened.
         let processes = try requestedWorkers(runs: runs.count)

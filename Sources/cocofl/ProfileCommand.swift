@@ -29,7 +29,7 @@ struct ProfileCommand: ParsableCommand {
     @Option(help: "Width ratios of the sub-models to measure, comma-separated; none: windows only.")
     var ratios = SubModelCost.standardRatios.map { "\($0)" }.joined(separator: ",")
 
-    @Flag(help: "Print JSON: {\"windows\": [one object per window], \"sub_models\": [one object per width ratio]}.")
+    @Flag(help: "Print the profile as JSON (model, inputShape, classes, batch, repeats, unitNames, windows, sub_models): what --profile of cocofl run and cocofl campaign reads.")
     var json = false
 
     @Option(help: "Also write the table into this HDF5 results file under /profiles/<model>/<name>.")
@@ -88,10 +88,8 @@ struct ProfileCommand: ParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            let windows = try profile.windows.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
-            let subModels = try profile.subModels.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
-            print("{\"windows\": [\n  " + windows.joined(separator: ",\n  ") + "\n],\n\"sub_models\": [\n  "
-                  + subModels.joined(separator: ",\n  ") + "\n]}")
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            print(String(decoding: try encoder.encode(profile), as: UTF8.self))
         } else {
             print(Self.table(profile))
         }

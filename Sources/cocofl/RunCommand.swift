@@ -4,6 +4,7 @@ import Experiments
 import Foundation
 import NN
 import Platform
+import Ranks
 import Strategies
 import Storage
 
@@ -58,6 +59,8 @@ struct RunCommand: ParsableCommand {
     @Option(help: RunConfiguration.Key.testSubset.help) var testSubset: Int?
     @Option(help: RunConfiguration.Key.profileRepeats.help) var profileRepeats: Int?
     @Option(help: RunConfiguration.Key.checkpointEvery.help) var checkpointEvery: Int?
+
+    @OptionGroup var profiles: SuppliedProfiles
 
     @Flag(help: "Print one JSON object per round instead of text.")
     var json = false
@@ -151,14 +154,35 @@ struct RunCommand: ParsableCommand {
         _ = try catalog.entry(id: configuration.strategy)
         var datasets = DatasetCatalog.standard
         try datasets.register(HDF5DatasetLoader())
-        if let out {
-            try runRecorded(configuration, into: out, catalog: catalog, datasets: datasets)
-            return
+        let supplied = try profiles.load()
+        // Under mpirun: ranks other than 0 follow rank 0's run and never return from here.
+        let job = try RankJob.start()
+        if let job, !job.world.isRoot { job.follow(catalog: catalog, datasets: datasets) }
+        let body = { (leader: RankLeader?) throws in
+            if let out {
+                try runRecorded(configuration, into: out, catalog: catalog, datasets: datasets, profiles: supplied, coordinator: leader)
+            } else {
+                try runUnrecorded(configuration, catalog: catalog, datasets: datasets, profiles: supplied, coordinator: leader)
+            }
         }
-        let simulation = try Simulation(configuration: configuration, catalog: catalog, datasets: datasets, progress: standardError)
+        if let job {
+            try job.lead(body)
+        } else {
+            try body(nil)
+        }
+    }
+
+    /// Without `--out`: the simulation's lines on standard output, nothing written.
+    private func runUnrecorded(_ configuration: RunConfiguration, catalog: StrategyCatalog, datasets: DatasetCatalog,
+                               profiles: [ModelProfile], coordinator: RankLeader?) throws {
+        let profile = profiles.first { $0.model == configuration.model && $0.batch == configuration.batchSize }
+        let simulation = try Simulation(configuration: configuration, catalog: catalog, datasets: datasets, profile: profile,
+                                        progress: standardError)
         var totals = Totals()
         let signals = StopSignals()
         simulation.stopRequested = { signals.requested }
+        try coordinator?.willRun(simulation)
+        defer { coordinator?.runEnded() }
         do {
             try simulation.run { try report($0, totals: &totals) }
         } catch let interruption as RunInterrupted {
@@ -172,11 +196,12 @@ struct RunCommand: ParsableCommand {
     /// checkpoint when run again, is skipped when complete, and is recorded `failed` or `interrupted` like any
     /// campaign run; the per-round lines are the same as without a file.
     private func runRecorded(_ configuration: RunConfiguration, into out: String, catalog: StrategyCatalog,
-                             datasets: DatasetCatalog) throws {
+                             datasets: DatasetCatalog, profiles: [ModelProfile], coordinator: RankLeader?) throws {
         let runName = name ?? "\(strategy)-\(configuration.model)-a\(configuration.alpha)-s\(configuration.seed)"
         let runner = CampaignRunner(
             runs: [CampaignRun(name: runName, configuration: configuration)],
-            catalog: catalog, datasets: datasets, toolVersion: toolVersion, restart: restart)
+            catalog: catalog, datasets: datasets, toolVersion: toolVersion, restart: restart, suppliedProfiles: profiles)
+        runner.coordinator = coordinator
         // Everything checkable is checked before the file is created or opened; a bad path then fails before
         // minutes of profiling, and never overwrites other files.
         try runner.validate(progress: standardError)
