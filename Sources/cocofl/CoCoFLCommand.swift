@@ -10,7 +10,7 @@ struct CoCoFLCommand: ParsableCommand {
         commandName: "cocofl",
         abstract: "Federated learning on heterogeneous devices: CoCoFL and baselines on oneDNN.",
         version: toolVersion,
-        subcommands: [RunCommand.self, CampaignCommand.self, InspectCommand.self, PackCommand.self, EvaluateCommand.self, StrategiesCommand.self, ProfileCommand.self, BenchCommand.self, BenchUnitsCommand.self])
+        subcommands: [RunCommand.self, CampaignCommand.self, InspectCommand.self, PackCommand.self, EvaluateCommand.self, StrategiesCommand.self, ProfileCommand.self, BenchCommand.self, BenchUnitsCommand.self, BenchRanksCommand.self])
 }
 
 /// The tool's version, recorded in every result file.
