@@ -48,5 +48,5 @@ run_pair "mobilenetv2 fedavg 4 rounds" --strategy fedavg --model mobilenetv2 --d
 
 echo
 echo "exchange of one round's updates (cocofl bench-ranks): shared memory, then TCP loopback"
-mpirun --oversubscribe -np "$ranks" --mca btl self,vader "$binary" bench-ranks --megabytes 3.1 --megabytes 23 --megabytes 64
-mpirun --oversubscribe -np "$ranks" --mca btl self,tcp "$binary" bench-ranks --megabytes 3.1 --megabytes 23 --megabytes 64
+mpirun --oversubscribe -np "$ranks" --mca btl self,vader "$binary" bench-ranks --megabytes 3.1 --megabytes 92 --megabytes 447
+mpirun --oversubscribe -np "$ranks" --mca btl self,tcp "$binary" bench-ranks --megabytes 3.1 --megabytes 92 --megabytes 447
