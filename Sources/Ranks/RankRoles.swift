@@ -43,7 +43,8 @@ public final class RankLeader: RunCoordinator {
 }
 
 /// The part of every rank but 0: follow rank 0's runs round by round, training this rank's share of each round's
-/// devices. It writes nothing and evaluates nothing; what it computes reaches rank 0 through the exchanges.
+/// devices and evaluating its share of the test batches. It writes nothing; what it computes reaches rank 0 through
+/// the exchanges.
 public final class RankFollower {
     let world: MPIWorld
     let catalog: StrategyCatalog

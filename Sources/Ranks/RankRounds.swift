@@ -5,7 +5,8 @@ import Platform
 /// Trains a round's devices on all ranks at once: the device at position i of the round trains on rank i mod size,
 /// and every rank receives every outcome, in the round's device order, before aggregating. Aggregation then sees
 /// exactly the updates, in exactly the order, of the single-process run, so the result is the same bit for bit
-/// (at the same number of threads per device's training: oneDNN's sums depend on it).
+/// (at the same number of threads per device's training: oneDNN's sums depend on it). Evaluation is split the same
+/// way: each rank evaluates a share of the test batches and the sums are exchanged.
 public final class RankDeviceExecutor: DeviceExecutor {
     let world: MPIWorld
     /// Rank 0 tells the other ranks to run the round before it trains its share (`RankLeader`).
@@ -18,8 +19,30 @@ public final class RankDeviceExecutor: DeviceExecutor {
         self.beforeRound = beforeRound
     }
 
-    /// Only rank 0 evaluates (and records); the others skip evaluation rounds' evaluation.
-    public var evaluates: Bool { world.isRoot }
+    /// Each rank evaluates every size-th test batch (BatchNorm re-estimated in full on each, from the same seeded
+    /// draws) and the sums are exchanged: every rank combines the same parts, in batch order.
+    public func evaluationParts(_ part: (Evaluator.Share) throws -> Evaluator.Part) throws -> [Evaluator.Part] {
+        var writer = ByteWriter()
+        do {
+            let mine = try part(Evaluator.Share(index: world.rank, count: world.size))
+            writer.integer(1)
+            writer.integers(mine.batchLosses.keys.sorted())
+            for index in mine.batchLosses.keys.sorted() { writer.double(mine.batchLosses[index]!) }
+            writer.integers(mine.correctPerClass)
+            writer.integers(mine.countPerClass)
+        } catch {
+            writer.integer(0)
+            writer.string("\(error)".split(whereSeparator: \.isNewline).joined(separator: " "))
+        }
+        return try world.allGather(writer.bytes).map { bytes in
+            var reader = ByteReader(bytes)
+            guard try reader.integer() == 1 else { throw DeviceFailure(description: try reader.string()) }
+            let indices = try reader.integers()
+            var losses: [Int: Double] = [:]
+            for index in indices { losses[index] = try reader.double() }
+            return Evaluator.Part(batchLosses: losses, correctPerClass: try reader.integers(), countPerClass: try reader.integers())
+        }
+    }
     /// Ranks meet in every round's exchange, so a stop is taken between rounds, by rank 0 for all.
     public var stopsWithinRounds: Bool { false }
 

@@ -19,7 +19,7 @@ struct RankJob {
         let threads = RankThreads.configure(localRanks: world.localSize)
         if world.isRoot {
             standardError("MPI: \(world.size) ranks (\(world.localSize) on this node), \(threads) thread\(threads == 1 ? "" : "s") each; "
-                          + "rank 0 records and evaluates")
+                          + "rank 0 records, all ranks train and evaluate their shares")
         }
         return RankJob(world: world)
     }

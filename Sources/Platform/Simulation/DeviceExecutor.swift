@@ -5,8 +5,9 @@ import CoCoFLCore
 /// round with the outcome of every device in the round's order, so that aggregation, and with it the run, is the
 /// same bit for bit.
 public protocol DeviceExecutor: AnyObject {
-    /// Whether this process evaluates the global model (one process of a group does; the others skip evaluation).
-    var evaluates: Bool { get }
+    /// The parts of an evaluation of the global model: this process evaluates `part(share)` for its share of the
+    /// test batches and receives every process's part (one process: the whole test set).
+    func evaluationParts(_ part: (Evaluator.Share) throws -> Evaluator.Part) throws -> [Evaluator.Part]
     /// Whether the round may be abandoned between two devices when a stop is requested; a process that must meet
     /// the others in an exchange stops only between rounds.
     var stopsWithinRounds: Bool { get }
@@ -18,7 +19,10 @@ public protocol DeviceExecutor: AnyObject {
 /// Every device in this process, in order: the single-process round.
 public final class LocalDeviceExecutor: DeviceExecutor {
     public init() {}
-    public var evaluates: Bool { true }
+
+    public func evaluationParts(_ part: (Evaluator.Share) throws -> Evaluator.Part) throws -> [Evaluator.Part] {
+        [try part(.whole)]
+    }
     public var stopsWithinRounds: Bool { true }
 
     public func outcomes(count: Int, train: (Int) throws -> LocalOutcome) throws -> [LocalOutcome] {

@@ -133,6 +133,38 @@ public struct Evaluator {
 
     /// Evaluates `parameters` (every key of the model); `generator` drives `.reestimated` only.
     public func evaluate(_ parameters: [NamedArray], generator: SeededGenerator) throws -> EvaluationMetrics {
+        combine([try evaluatePart(parameters, generator: generator, share: .whole)])
+    }
+
+    /// Which test batches one process evaluates: batch b when b mod `count` is `index` (MPI ranks split the test set).
+    public struct Share: Sendable, Equatable {
+        public var index: Int
+        public var count: Int
+        public init(index: Int, count: Int) {
+            self.index = index
+            self.count = count
+        }
+        /// Every batch.
+        public static let whole = Share(index: 0, count: 1)
+    }
+
+    /// The sums of one share of the test batches: what `combine` turns into metrics.
+    public struct Part: Sendable, Equatable {
+        /// Per evaluated batch (by its index), the batch's mean loss times its size.
+        public var batchLosses: [Int: Double]
+        public var correctPerClass: [Int]
+        public var countPerClass: [Int]
+
+        public init(batchLosses: [Int: Double], correctPerClass: [Int], countPerClass: [Int]) {
+            self.batchLosses = batchLosses
+            self.correctPerClass = correctPerClass
+            self.countPerClass = countPerClass
+        }
+    }
+
+    /// Evaluates the test batches of `share` (BatchNorm first re-estimated in full, as every share must see the same
+    /// statistics): their losses and per-class counts.
+    public func evaluatePart(_ parameters: [NamedArray], generator: SeededGenerator, share: Share) throws -> Part {
         try model.update(parameters: parameters)
         let phase: Phase
         switch batchNormEvaluation {
@@ -146,13 +178,14 @@ public struct Evaluator {
         let context = model.context
         let loss = SoftmaxCrossEntropy(context: context)
         let batch = min(Self.testBatchSize, test.count)
-        var correctPerClass = [Int](repeating: 0, count: test.classCount)
-        var countPerClass = [Int](repeating: 0, count: test.classCount)
-        var totalLoss = 0.0
+        var part = Part(batchLosses: [:], correctPerClass: [Int](repeating: 0, count: test.classCount),
+                        countPerClass: [Int](repeating: 0, count: test.classCount))
         var predictions: [Int32] = []
-        var start = 0
+        var start = 0, index = 0
         while start < test.count {
             let size = min(batch, test.count - start)
+            defer { (start, index) = (start + size, index + 1) }
+            guard index % share.count == share.index else { continue }
             let input = try Tensor(zeros: [size] + model.inputShape, context: context)
             var labels = [Int32](repeating: 0, count: size)
             input.withUnsafeMutableFloats { images in
@@ -162,13 +195,29 @@ public struct Evaluator {
             }
             let logits = try model.forward(input, phase: phase)
             let result = try loss.evaluate(logits: logits, labels: labels, predictions: &predictions)
-            totalLoss += result.loss * Double(size)
+            part.batchLosses[index] = result.loss * Double(size)
             for (label, prediction) in zip(labels, predictions) {
-                countPerClass[Int(label)] += 1
-                if label == prediction { correctPerClass[Int(label)] += 1 }
+                part.countPerClass[Int(label)] += 1
+                if label == prediction { part.correctPerClass[Int(label)] += 1 }
             }
-            start += size
         }
+        return part
+    }
+
+    /// The metrics of the shares' parts together; the loss summed in batch order, as one process sums it.
+    public func combine(_ parts: [Part]) -> EvaluationMetrics {
+        var correctPerClass = [Int](repeating: 0, count: test.classCount)
+        var countPerClass = [Int](repeating: 0, count: test.classCount)
+        var batchLosses: [Int: Double] = [:]
+        for part in parts {
+            for c in 0..<test.classCount {
+                correctPerClass[c] += part.correctPerClass[c]
+                countPerClass[c] += part.countPerClass[c]
+            }
+            batchLosses.merge(part.batchLosses) { first, _ in first }
+        }
+        var totalLoss = 0.0
+        for index in batchLosses.keys.sorted() { totalLoss += batchLosses[index]! }
         let perClass = zip(correctPerClass, countPerClass).map { $1 == 0 ? 0 : Double($0) / Double($1) }
         var perGroup: [String: Double] = [:]
         for (name, shares) in zip(groupShares.groupNames, groupShares.shares) {

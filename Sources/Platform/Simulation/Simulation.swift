@@ -198,7 +198,7 @@ public final class Simulation {
         self.limitsGenerator = limitsGenerator
         completedRounds = round
         let evaluate = round % configuration.evaluationInterval == 0 || round == configuration.rounds
-        let evaluation = evaluate && executor.evaluates ? try evaluateGlobal() : nil
+        let evaluation = evaluate ? try evaluateGlobal() : nil
         func mean(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }
         return RoundMetrics(round: round, learningRate: learningRate, participants: updates.count, skipped: skipped, droppedNonFinite: droppedNonFinite,
                             uploadBytes: uploadBytes, meanDeviceTimeRatio: mean(timeRatios), meanDeviceMemoryRatio: mean(memoryRatios),
@@ -212,7 +212,13 @@ public final class Simulation {
     public func evaluateGlobal() throws -> EvaluationMetrics {
         let evaluator = try Evaluator(model: workingModel, data: data, batchNormEvaluation: configuration.batchNormEvaluation,
                                       batchSize: configuration.batchSize, groupShares: groupShares)
-        return try evaluator.evaluate(global, generator: Evaluator.reestimationGenerator(root: root, round: completedRounds))
+        let parameters = global.exported()
+        let generator = Evaluator.reestimationGenerator(root: root, round: completedRounds)
+        // One process evaluates every test batch; MPI ranks split them and exchange the sums.
+        let parts = try executor.evaluationParts { share in
+            try evaluator.evaluatePart(parameters, generator: generator, share: share)
+        }
+        return evaluator.combine(parts)
     }
 }
 
