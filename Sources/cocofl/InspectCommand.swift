@@ -129,6 +129,7 @@ struct InspectCommand: ParsableCommand {
         for group in groups {
             var metrics: [(String, SeedStatistics?)] = [("final", group.finalAccuracy), ("best", group.bestAccuracy)]
             metrics += DeviceGroupOrder.sorted(group.groupAccuracy.keys).map { ($0, group.groupAccuracy[$0]) }
+            metrics.append(("worst group", group.worstGroupAccuracy))
             metrics.append(("gap", group.groupGap))
             for (index, (metric, statistics)) in metrics.enumerated() {
                 var line = index == 0 ? [group.name, String(group.seeds.count)] : ["", ""]

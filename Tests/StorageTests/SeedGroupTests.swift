@@ -72,6 +72,9 @@ struct SeedGroupTests {
             #expect(abs(final.mean - 0.804) < 1e-12 && abs(half - 0.01971723) < 1e-8)
             #expect(abs(try #require(fedavg.bestAccuracy).mean - 0.814) < 1e-12)
             #expect(abs(try #require(fedavg.groupAccuracy["weak"]).mean - 0.774) < 1e-12)
+            // The worst-served group of every seed is weak (final − 0.02).
+            #expect(abs(try #require(fedavg.worstGroupAccuracy).mean - 0.774) < 1e-12)
+            #expect(table.runs.first { $0.run == "fedavg-fashion-mnist-resnet8-a0.1-s1" }?.worstGroupAccuracy == table.runs.first { $0.run == "fedavg-fashion-mnist-resnet8-a0.1-s1" }?.groupAccuracy["weak"])
             let gap = try #require(fedavg.groupGap)
             #expect(try #require(gap.standardDeviation) < 1e-12)
             let cocofl = try #require(byName["cocofl-fashion-mnist-resnet8-a0.1-s*"])

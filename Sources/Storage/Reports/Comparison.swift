@@ -16,6 +16,8 @@ public struct ComparisonRow: Codable, Sendable {
     /// Final accuracy on each device group's data distribution.
     public let groupAccuracy: [String: Double]
     public let groupGap: Double?
+    /// The lowest of the final group accuracies (fairness: how the worst-served group fares).
+    public var worstGroupAccuracy: Double? { groupAccuracy.values.min() }
     public let uploadBytes: Double
     /// Mean over rounds of the participants' profiled time, as a fraction of full training.
     public let meanDeviceTimeRatio: Double?

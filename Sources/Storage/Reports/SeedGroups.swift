@@ -58,6 +58,8 @@ public struct SeedGroup: Codable, Sendable {
     public let groupAccuracy: [String: SeedStatistics]
     /// Final best-minus-worst group accuracy.
     public let groupGap: SeedStatistics?
+    /// Final accuracy of each run's worst-served device group.
+    public let worstGroupAccuracy: SeedStatistics?
 
     /// Groups `runs` by `configurations[run]`, the run's resolved configuration (runs without one stay alone);
     /// groups are in the order of their first run.
@@ -99,6 +101,7 @@ public struct SeedGroup: Codable, Sendable {
             SeedStatistics(complete.compactMap { $0.groupAccuracy[group] }).map { (group, $0) }
         })
         groupGap = SeedStatistics(complete.compactMap(\.groupGap))
+        worstGroupAccuracy = SeedStatistics(complete.compactMap(\.worstGroupAccuracy))
     }
 }
 
