@@ -1,0 +1,71 @@
+#!/usr/bin/python3
+"""Markdown tables of a fidelity campaign for docs/results.md.
+
+    /usr/bin/python3 scripts/results-table.py results/fidelity.h5 [--cocofl .build/release/cocofl]
+
+Reads the seed groups of `cocofl inspect FILE --json` (mean, standard deviation and 95 % Student-t interval over
+the seeds) and, from the file itself (h5py), how much each group's accuracy still changed over its last rounds.
+"""
+import argparse
+import json
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+ORDER = ["fedavg", "device-dropping", "heterofl", "fedrolex", "federated-dropout", "cocofl"]
+
+
+def interval(statistics, scale=100.0):
+    if not statistics:
+        return "—"
+    mean = statistics["mean"] * scale
+    half = statistics.get("halfWidth95")
+    return f"{mean:.1f} ± {half * scale:.1f}" if half is not None else f"{mean:.1f}"
+
+
+def late_change(results, runs, last=10):
+    """Mean over runs of (mean accuracy of the last `last` rounds) − (mean of the `last` rounds before), in points."""
+    changes = []
+    for run in runs:
+        metrics = results["runs"][run]["metrics"]
+        rounds, accuracy = metrics["round"][()], metrics["accuracy"][()]
+        keep = ~np.isnan(accuracy)
+        rounds, accuracy = rounds[keep], accuracy[keep]
+        end = rounds.max()
+        recent = accuracy[rounds > end - last]
+        before = accuracy[(rounds > end - 2 * last) & (rounds <= end - last)]
+        if len(recent) and len(before):
+            changes.append(100 * (recent.mean() - before.mean()))
+    return np.mean(changes) if changes else float("nan")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("file")
+    parser.add_argument("--cocofl", default=".build/release/cocofl")
+    arguments = parser.parse_args()
+    table = json.loads(subprocess.run([arguments.cocofl, "inspect", arguments.file, "--json"], check=True,
+                                      capture_output=True, text=True).stdout)
+    rows = {row["run"]: row for row in table["runs"]}
+    results = h5py.File(arguments.file, "r")
+    groups = sorted(table["seedGroups"], key=lambda g: (g["model"], g["alpha"] or 0,
+                                                         ORDER.index(g["strategy"]) if g["strategy"] in ORDER else 99))
+    print("| model | α | strategy | seeds | final % | best % | worst group % | gap (points) | upload MB/round | s/round | last-10-round change |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for group in groups:
+        complete = [run for run in group["runs"] if rows[run]["status"] == "complete"]
+        upload = np.mean([rows[run]["uploadBytes"] / rows[run]["rounds"] / 1e6 for run in complete]) if complete else float("nan")
+        seconds = np.mean([rows[run]["secondsPerRound"] for run in complete if rows[run]["secondsPerRound"]]) if complete else float("nan")
+        print(f"| {group['model']} | {group['alpha']} | {group['strategy']} | {len(group['seeds'])} | "
+              f"{interval(group.get('finalAccuracy'))} | {interval(group.get('bestAccuracy'))} | "
+              f"{interval(group.get('worstGroupAccuracy'))} | {interval(group.get('groupGap'))} | {upload:.2f} | {seconds:.1f} | "
+              f"{late_change(results, complete):+.2f} |")
+    incomplete = [run for run, row in rows.items() if row["status"] != "complete"]
+    if incomplete or table["notStarted"]:
+        print(f"\nnot complete: {', '.join(sorted(incomplete + table['notStarted']))}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
