@@ -102,10 +102,9 @@ struct RunCommand: ParsableCommand {
         add(.partition, partition.map { .text($0) })
         add(.alpha, alpha.map { .number($0) })
         if let mix {
-            let mixes: [String: DeviceMix] = ["reference": .reference, "homogeneous": .homogeneous]
-            guard let chosen = mixes[mix] else {
-                throw CommandLineError(description: "--mix is '\(mix)'; use reference or homogeneous (other device mixes are "
-                                       + "defined in campaign files, docs/campaigns.md)")
+            guard let chosen = DeviceMix.builtIn[mix] else {
+                throw CommandLineError(description: "--mix is '\(mix)'; use " + DeviceMix.builtIn.keys.sorted().joined(separator: " or ")
+                                       + " (other device mixes are defined in campaign files, docs/campaigns.md)")
             }
             values.append((.mix, .mix(chosen)))
         }

@@ -102,7 +102,7 @@ private struct CampaignReader {
     }
     static let mixKeys = ["groups"]
     static let groupKeys = ["name", "share", "count", "time", "memory", "upload"]
-    static let builtInMixes: [String: DeviceMix] = ["reference": .reference, "homogeneous": .homogeneous]
+    static let builtInMixes = DeviceMix.builtIn
 
     /// The `[run]` values shared by every run, each with where it is written.
     struct SharedSettings {

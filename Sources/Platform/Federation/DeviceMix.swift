@@ -131,6 +131,9 @@ public struct DeviceMix: Sendable, Hashable, Codable {
     /// A single group of unconstrained devices, e.g. for plain FedAvg.
     public static let homogeneous = DeviceMix(groups: [DeviceGroup(name: "all", size: .share(1))])
 
+    /// The mixes every campaign and command line knows by name.
+    public static let builtIn: [String: DeviceMix] = ["reference": .reference, "homogeneous": .homogeneous]
+
     /// Throws unless there is at least one group, names are unique and every group is valid.
     public func validate() throws {
         guard !groups.isEmpty else {
