@@ -89,4 +89,19 @@ struct BadInputTests {
         let directory = try TemporaryDirectory()
         expectOneLineError(try Tool.run(["inspect", directory.path("missing.h5")]), mentioning: ["missing.h5"])
     }
+
+    @Test("cocofl run names the options of the configuration keys at fault, through the one key-to-option mapping",
+          arguments: [
+            (["--per-round", "200"], ["--per-round is 200 but must be between 1 and --devices (100)"]),
+            (["--lr", "0"], ["--lr is 0.0 but must be positive"]),
+            (["--bn-eval", "running"], ["--bn-eval is 'running', which is not a BatchNorm evaluation", "reestimated"]),
+            (["--model", "resnet9"], ["--model is 'resnet9'", "did you mean 'resnet8'?"]),
+            (["--mix", "tiered"], ["--mix is 'tiered'; use homogeneous or reference"]),
+            (["--strategy-option", "ratios"], ["--strategy-option takes KEY=VALUE, got 'ratios'"]),
+          ])
+    func runOptions(_ extra: [String], _ fragments: [String]) throws {
+        let result = try Tool.run(["run", "--strategy", "fedavg", "--rounds", "1"] + extra)
+        expectOneLineError(result, mentioning: fragments)
+        #expect(!result.error.contains("per_round") && !result.error.contains("bn_eval"), "\(result.error)")
+    }
 }
