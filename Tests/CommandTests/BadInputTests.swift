@@ -104,4 +104,17 @@ struct BadInputTests {
         expectOneLineError(result, mentioning: fragments)
         #expect(!result.error.contains("per_round") && !result.error.contains("bn_eval"), "\(result.error)")
     }
+
+    @Test("--profile with a missing or non-profile file is one error line naming the file")
+    func badProfileFile() throws {
+        let directory = try TemporaryDirectory()
+        let missing = directory.path("missing.json")
+        expectOneLineError(try Tool.run(["run", "--strategy", "cocofl", "--rounds", "1", "--profile", missing]),
+                           mentioning: ["--profile \(missing): cannot read it"])
+        let notProfile = try directory.write("not.json", #"{"windows": 3}"#)
+        let campaign = try directory.write("c.toml", smallCampaign())
+        expectOneLineError(try Tool.run(["campaign", campaign, "--out", directory.path("c.h5"), "--profile", notProfile]),
+                           mentioning: ["--profile \(notProfile): not a profile"])
+        #expect(!FileManager.default.fileExists(atPath: directory.path("c.h5")), "nothing written")
+    }
 }
