@@ -25,8 +25,8 @@ public struct Profiler {
     }
 
     /// Profiles what `needs` asks for: the given windows (all n(n+1)/2 by default) and the sub-models of
-    /// `subModelRatios`. Full training is always measured first, as the reference of every ratio; it is kept only
-    /// with the windows. `progress` receives (done, total, what is being measured).
+    /// `subModelRatios`. Full training is always measured first, as the reference of every ratio and the costs of
+    /// width 1; it is kept only with the windows. `progress` receives (done, total, what is being measured).
     public func run(windows requested: [TrainedWindow]? = nil, needs: ProfileNeeds = .windows,
                     subModelRatios: [Double] = SubModelCost.standardRatios,
                     progress: (Int, Int, String) -> Void = { _, _, _ in }) throws -> ModelProfile {
@@ -59,7 +59,10 @@ public struct Profiler {
         var subModels: [SubModelCost] = []
         for (index, ratio) in ratios.enumerated() {
             progress(windows.count + index, total, "sub-model \(ratio)")
-            let (time, memory, upload) = try measure(widthRatio: ratio)
+            // Width 1 is full training itself: its costs are the reference, not a second noisy measurement of it
+            // (measured apart, a busy machine made it cost 1.05 of itself, and devices that can train the full
+            // model were refused it).
+            let (time, memory, upload) = ratio == 1 ? (reference.1, reference.2, reference.4) : try measure(widthRatio: ratio)
             subModels.append(SubModelCost(ratio: ratio, timeSeconds: time, timeRatio: time / reference.1, memoryBytes: memory,
                                           memoryRatio: Double(memory) / Double(reference.2), uploadBytes: upload,
                                           uploadRatio: Double(upload) / Double(reference.4)))
