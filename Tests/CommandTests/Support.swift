@@ -47,14 +47,17 @@ enum Tool {
         let errorPipe: Pipe
 
         /// Reads standard error until it contains `text` or the child closes it; returns what was read.
-        func readError(until text: String) -> String { read(errorPipe, until: text) }
+        func readError(until text: String) -> String { read(errorPipe, untilAll: [text]) }
+
+        /// Reads standard error until it contains every one of `texts` or the child closes it; returns what was read.
+        func readError(untilAll texts: [String]) -> String { read(errorPipe, untilAll: texts) }
 
         /// Reads standard output until it contains `text` or the child closes it; returns what was read.
-        func readOutput(until text: String) -> String { read(outputPipe, until: text) }
+        func readOutput(until text: String) -> String { read(outputPipe, untilAll: [text]) }
 
-        private func read(_ pipe: Pipe, until text: String) -> String {
+        private func read(_ pipe: Pipe, untilAll texts: [String]) -> String {
             var seen = ""
-            while !seen.contains(text) {
+            while !texts.allSatisfy(seen.contains) {
                 let chunk = pipe.fileHandleForReading.availableData
                 if chunk.isEmpty { break }
                 seen += String(decoding: chunk, as: UTF8.self)
