@@ -186,8 +186,9 @@ struct CampaignCommand: ParsableCommand {
     private func requestedWorkers(runs: Int) throws -> Int {
         if let threads, threads < 1 { throw ValidationError("--threads \(threads): give 1 or more threads per worker") }
         if workers == "auto" {
-            // One process per core (single-threaded processes train 1.77× faster than one process on both cores
-            // here, docs/scaling.md), at most one per 2 GiB of memory (the largest model's run peaks at 1.6 GB).
+            // One process per core: never slower than one process on both cores here (resnet8 main job 1.04–1.10×,
+            // docs/scaling.md) and a crash takes one run down; at most one per 2 GiB of memory (the largest model's
+            // run peaks at 1.6 GB).
             let memoryBound = Int(ProcessInfo.processInfo.physicalMemory / (2 << 30))
             return max(1, min(ComputeThreads.count, runs, memoryBound))
         }
