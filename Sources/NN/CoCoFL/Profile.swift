@@ -60,8 +60,8 @@ public struct Profiler {
         for (index, ratio) in ratios.enumerated() {
             progress(windows.count + index, total, "sub-model \(ratio)")
             // Width 1 is full training itself: its costs are the reference, not a second noisy measurement of it
-            // (measured apart, a busy machine made it cost 1.05 of itself, and devices that can train the full
-            // model were refused it).
+            // (measured apart on a busy machine it came out above 1, and devices that may train the full model
+            // were refused it).
             let (time, memory, upload) = ratio == 1 ? (reference.1, reference.2, reference.4) : try measure(widthRatio: ratio)
             subModels.append(SubModelCost(ratio: ratio, timeSeconds: time, timeRatio: time / reference.1, memoryBytes: memory,
                                           memoryRatio: Double(memory) / Double(reference.2), uploadBytes: upload,
