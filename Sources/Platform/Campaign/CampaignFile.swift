@@ -102,7 +102,6 @@ private struct CampaignReader {
     }
     static let mixKeys = ["groups"]
     static let groupKeys = ["name", "share", "count", "time", "memory", "upload"]
-    static let builtInMixes = DeviceMix.builtIn
 
     /// The `[run]` values shared by every run, each with where it is written.
     struct SharedSettings {
@@ -152,10 +151,10 @@ private struct CampaignReader {
         let seeds = try gridList(grid, "seeds", defaults: [Int(RunConfiguration().seed)], example: "seeds = [1, 2, 3]") {
             try $0.integer(example: "seeds = [1, 2, 3]")
         }
-        let knownMixes = Array(Self.builtInMixes.keys.sorted()) + customMixes.keys.sorted()
+        let knownMixes = Array(DeviceMix.builtIn.keys.sorted()) + customMixes.keys.sorted()
         let mixNames = try gridList(grid, "mixes", defaults: ["reference"], example: "mixes = [\"reference\"]") { value in
             let name = try runNamePart(value)
-            guard Self.builtInMixes[name] != nil || customMixes[name] != nil else {
+            guard DeviceMix.builtIn[name] != nil || customMixes[name] != nil else {
                 throw value.error("unknown device mix '\(name)' in \(value.key)" + Suggestion.didYouMean(name, among: knownMixes)
                                   + "; use one of \(knownMixes.joined(separator: ", ")) or define it as [mixes.\(name)] "
                                   + "with [[mixes.\(name).groups]] entries")
@@ -203,7 +202,7 @@ private struct CampaignReader {
             values += [(.strategy, .text(combination.strategy.value)), (.dataset, .text(combination.dataset.value)),
                        (.model, .text(combination.model.value)), (.alpha, .number(combination.alpha.value)),
                        (.seed, .integer(combination.seed.value)),
-                       (.mix, .mix(Self.builtInMixes[mix] ?? customMixes[mix]!.mix))]
+                       (.mix, .mix(DeviceMix.builtIn[mix] ?? customMixes[mix]!.mix))]
             if let strategyOptions = options[combination.strategy.value] { values.append((.strategyOptions, .options(strategyOptions))) }
             if let directory = dataDirectories[combination.dataset.value] { values.append((.dataDirectory, .text(directory))) }
             let configuration: RunConfiguration
@@ -342,7 +341,7 @@ private struct CampaignReader {
         var mixes: [String: (mix: DeviceMix, location: CampaignValue)] = [:]
         for name in table.keys {
             let mixValue = table.value(name)!
-            guard Self.builtInMixes[name] == nil else {
+            guard DeviceMix.builtIn[name] == nil else {
                 throw mixValue.error("[mixes.\(name)] would replace the built-in '\(name)' mix; give the custom mix "
                                      + "another name")
             }
