@@ -29,7 +29,9 @@ public final class Tensor {
         self.context = context
         self.base = nil
         data = alignedAllocate(byteCount)
-        data.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount)
+        // memset, not `initializeMemory(as:repeating:count:)`: unspecialized in a debug build, that generic copies
+        // byte by byte through value witnesses (measured: 40 % of a debug-built campaign's time).
+        memset(data, 0, byteCount)
         var md = descriptor
         var memory: dnnl_memory_t?
         do {
