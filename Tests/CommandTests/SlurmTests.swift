@@ -47,9 +47,8 @@ struct SlurmTests {
         }
         try #require(status.contains("4 runs: 4 complete"), "\(status)")
 
-        let local = directory.path("local.h5")
-        let reference = try Tool.run(["campaign", campaign, "--out", local, "--plain"], environment: ["OMP_NUM_THREADS": "1"])
-        #expect(reference.status == 0, "\(reference.error)")
+        // A 1-thread local run of the same campaign (shared with WorkersTests).
+        let local = try ReferenceCampaigns.run(WorkersTests.fourRuns(), environment: ["OMP_NUM_THREADS": "1"]).path
         let (fromSlurm, fromHere) = (try WorkersTests.contents(of: out), try WorkersTests.contents(of: local))
         for (task, name) in WorkersTests.runNames.enumerated() {
             #expect(FileManager.default.fileExists(atPath: ResultsFile.runFilePath(of: out, run: name)))

@@ -165,3 +165,46 @@ func expectOneLineError(_ result: Tool.Result, mentioning needles: [String], sou
         #expect(!result.error.contains(trace), sourceLocation: sourceLocation)
     }
 }
+
+/// Uninterrupted reference campaigns that several tests compare with, each run once per test process (keyed by the
+/// campaign's text and the environment) into a directory removed when the process exits.
+enum ReferenceCampaigns {
+    /// A reference: the results file and what the command printed.
+    struct Reference {
+        let path: String
+        let result: Tool.Result
+    }
+
+    private static let directory = FileManager.default.temporaryDirectory
+        .appendingPathComponent("cocofl-command-tests-references-\(getpid())")
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var references: [String: Result<Reference, any Error>] = [:]
+
+    /// The results of `cocofl campaign` on `text` with `environment`, run on first use; a failed run throws for
+    /// every test that needs it.
+    static func run(_ text: String, environment: [String: String] = [:]) throws -> Reference {
+        lock.lock()
+        defer { lock.unlock() }
+        let key = text + "\n" + environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";")
+        if let known = references[key] { return try known.get() }
+        let outcome = Result<Reference, any Error> {
+            if references.isEmpty {
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                atexit { try? FileManager.default.removeItem(at: ReferenceCampaigns.directory) }
+            }
+            let name = "reference-\(references.count)"
+            let campaign = directory.appendingPathComponent(name + ".toml").path
+            try text.write(toFile: campaign, atomically: true, encoding: .utf8)
+            let out = directory.appendingPathComponent(name + ".h5").path
+            let result = try Tool.run(["campaign", campaign, "--out", out, "--plain"], environment: environment)
+            guard result.status == 0 else { throw ReferenceFailed(description: "reference campaign failed: \(result.error)") }
+            return Reference(path: out, result: result)
+        }
+        references[key] = outcome
+        return try outcome.get()
+    }
+
+    struct ReferenceFailed: Error, CustomStringConvertible {
+        let description: String
+    }
+}

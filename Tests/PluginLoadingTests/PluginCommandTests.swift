@@ -5,15 +5,16 @@ import Storage
 import Testing
 import TestSupport
 
-/// The plugin as a user meets it: through the `cocofl` binary of this build. Serialized: each run profiles the
-/// model on oneDNN's threads, and two at once on a small machine take longer than one after the other.
+/// The plugin as a user meets it: through the `cocofl` binary of this build. Runs that need a profile get the stored
+/// one (`--profile`). Serialized: each run computes on oneDNN's threads, and two at once on a small machine take
+/// longer than one after the other.
 @Suite("cocofl with --plugin", .heavy, .serialized, .timeLimit(.minutes(10)))
 struct PluginCommandTests {
     /// A short run on real Fashion-MNIST: 1,000 training and 200 test images over 10 devices, 3 per round.
     private static func runArguments(plugin: String, out: String, name: String, rounds: Int, extra: [String] = []) -> [String] {
         ["run", "--plugin", plugin, "--strategy", "cocofl-max-window", "--rounds", "\(rounds)", "--train-subset", "1000",
-         "--test-subset", "200", "--devices", "10", "--per-round", "3", "--model", "resnet8", "--out", out, "--name", name]
-            + extra
+         "--test-subset", "200", "--devices", "10", "--per-round", "3", "--model", "resnet8", "--out", out, "--name", name,
+         "--profile", PluginFixtures.storedProfile] + extra
     }
 
     @Test("cocofl strategies lists the plugin strategy with its library, with --plugin before or after the subcommand")
@@ -97,7 +98,7 @@ struct PluginCommandTests {
             let names = try Campaign.load(path: campaignFile.path).runs.map(\.name)
             #expect(names == ["cocofl-max-window-fashion-mnist-resnet8-a0.1-s1", "fedavg-fashion-mnist-resnet8-a0.1-s1"])
 
-            let failing = try PluginFixtures.run(cocofl, ["campaign", campaignFile.path, "--out", out, "--plain"])
+            let failing = try PluginFixtures.run(cocofl, ["campaign", campaignFile.path, "--out", out, "--plain", "--profile", PluginFixtures.storedProfile])
             #expect(failing.status != 0, "a campaign with a failed run exits non-zero")
             do {
                 // Closed before the tool runs again: HDF5 locks files open for reading.
@@ -110,7 +111,8 @@ struct PluginCommandTests {
             }
 
             try writeCampaign(failAtRound: nil)
-            let fixed = try PluginFixtures.run(cocofl, ["campaign", campaignFile.path, "--out", out, "--plain", "--restart"])
+            let fixed = try PluginFixtures.run(cocofl, ["campaign", campaignFile.path, "--out", out, "--plain", "--restart",
+                                                       "--profile", PluginFixtures.storedProfile])
             #expect(fixed.status == 0, "\(fixed.standardError)")
             let results = try ResultsFile(path: out, access: .readOnly)
             for name in names {
@@ -201,7 +203,8 @@ struct PluginCommandTests {
                 crash_at_round = 2
                 """.write(to: campaignFile, atomically: true, encoding: .utf8)
             let names = try Campaign.load(path: campaignFile.path).runs.map(\.name)
-            let result = try PluginFixtures.run(cocofl, ["campaign", campaignFile.path, "--out", out, "--plain", "--workers", "2"])
+            let result = try PluginFixtures.run(cocofl, ["campaign", campaignFile.path, "--out", out, "--plain", "--workers", "2",
+                                                        "--profile", PluginFixtures.storedProfile])
             #expect(result.status == 1, "\(result.standardError)")
             let results = try ResultsFile(path: out, access: .readOnly)
             let crashed = try results.openRun(names[0]).summary()

@@ -21,6 +21,10 @@ enum PluginFixtures {
     static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+    /// The stored resnet8 profile (1×28×28, batch 32, windows and sub-models) of Tests/Fixtures/same-results, for
+    /// `--profile`: these tests are about plugins, not profiling, and measuring one costs each run about a second.
+    static let storedProfile = packageRoot.appendingPathComponent("Tests/Fixtures/same-results/profile.json").path
+
     /// The build directory holding the test bundle, `cocofl` and `libCoCoFLCore.so`.
     static let buildDirectory: URL = {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))

@@ -70,6 +70,7 @@ struct EndToEndTests {
         }
         // A momentum-0.1 re-estimate from (0, 1) kept 12 % of the reset values and fell to chance level.
         let reestimated = try #require(accuracy[.reestimated]), aggregated = try #require(accuracy[.aggregated])
+        print("[e2e] batch norm statistics: re-estimated \(reestimated), aggregated \(aggregated)")
         #expect(reestimated > 0.5, "re-estimated BN accuracy \(reestimated)")
         #expect(reestimated >= aggregated - 0.05, "re-estimated \(reestimated) vs aggregated \(aggregated)")
     }
