@@ -58,12 +58,12 @@ struct CampaignCommandTests {
         let again = try Tool.run(["campaign", campaignPath, "--out", out, "--plain"])
         #expect(again.status == 0)
         #expect(again.error.contains("already complete, skipped"), "\(again.error)")
-        try directory.write("small.toml", smallCampaign(strategies: ["cocofl"], rounds: 4))
+        try directory.write("small.toml", smallCampaign(strategies: ["cocofl"], rounds: 2))
         let changed = try Tool.run(["campaign", campaignPath, "--out", out, "--plain"])
         expectOneLineError(changed, mentioning: [runName, "different configuration", "--restart"])
         let restarted = try Tool.run(["campaign", campaignPath, "--out", out, "--plain", "--restart"])
         #expect(restarted.status == 0, "\(restarted.error)")
-        #expect(try ResultsFile(path: out, access: .readOnly).openRun(runName).metrics()["round"] == [1, 2, 3, 4])
+        #expect(try ResultsFile(path: out, access: .readOnly).openRun(runName).metrics()["round"] == [1, 2])
     }
 
     /// Runs the campaign's run uninterrupted in this process, with the profile the campaign stored, and compares

@@ -21,7 +21,7 @@ struct RanksTests {
     static let profile = SameResultsTests.folder.appendingPathComponent("profile.json").path
     static let environment = ["OMP_NUM_THREADS": "1", "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
 
-    static func campaign(rounds: Int) -> String {
+    static func campaign(rounds: Int, checkpointEvery: Int = 2) -> String {
         """
         [grid]
         strategies = ["fedavg", "cocofl", "heterofl"]
@@ -31,11 +31,11 @@ struct RanksTests {
         rounds = \(rounds)
         devices = 10
         per_round = 4
-        train_subset = 800
+        train_subset = 400
         test_subset = 200
         lr = 0.05
         eval_every = 1
-        checkpoint_every = 2
+        checkpoint_every = \(checkpointEvery)
         bn_eval = "reestimated"
         """
     }
@@ -70,10 +70,10 @@ struct RanksTests {
         return contents
     }
 
-    @Test("fedavg, cocofl and heterofl: 3 rounds on 2 ranks give the metrics and checkpoints of 1 process, bit for bit")
+    @Test("fedavg, cocofl and heterofl: 2 rounds on 2 ranks give the metrics and checkpoints of 1 process, bit for bit")
     func sameAsOneProcess() throws {
         let directory = try TemporaryDirectory()
-        let campaign = try directory.write("c.toml", Self.campaign(rounds: 3))
+        let campaign = try directory.write("c.toml", Self.campaign(rounds: 2, checkpointEvery: 1))
         let (one, two) = (directory.path("one.h5"), directory.path("two.h5"))
         let single = try Tool.run(["campaign", campaign, "--out", one, "--plain", "--profile", Self.profile], environment: Self.environment)
         try #require(single.status == 0, "\(single.error)")
@@ -84,10 +84,10 @@ struct RanksTests {
         #expect(reference.keys.sorted() == Self.runs && shared.keys.sorted() == Self.runs)
         for run in Self.runs {
             #expect(shared[run]?.0 == reference[run]?.0, "metrics of \(run)")
-            #expect(shared[run]?.1 == reference[run]?.1 && reference[run]?.1.keys.sorted() == [2, 3], "checkpoints of \(run)")
+            #expect(shared[run]?.1 == reference[run]?.1 && reference[run]?.1.keys.sorted() == [1, 2], "checkpoints of \(run)")
         }
         // Every rank took part: each trained some of the 4 devices of every round (the heterofl run skips some).
-        #expect(reference["fedavg-fashion-mnist-resnet8-a0.5-s1"]?.0["participants"] == [4, 4, 4])
+        #expect(reference["fedavg-fashion-mnist-resnet8-a0.5-s1"]?.0["participants"] == [4, 4])
     }
 
     @Test("a rank killed mid-run ends the job non-zero with the rank named; the same command resumes to the same results")

@@ -9,7 +9,7 @@ import TestSupport
 @Suite("Workers", .heavy, .serialized)
 struct WorkersTests {
     /// Four fedavg runs (two α × two seeds): fedavg never reads the profile, so runs compare bit for bit.
-    static func fourRuns(rounds: Int = 3) -> String {
+    static func fourRuns(rounds: Int = 2) -> String {
         ReliabilityTests.fedavgCampaign(rounds: rounds)
             .replacingOccurrences(of: "alphas = [0.5]", with: "alphas = [0.5, 1.0]")
             .replacingOccurrences(of: "seeds = [4]", with: "seeds = [4, 5]")
@@ -70,8 +70,9 @@ struct WorkersTests {
     @Test("kill -9 of a worker records its run failed with SIGKILL; of the parent, the workers checkpoint and stop; each resumes")
     func killedWorkerAndParent() throws {
         let directory = try TemporaryDirectory()
-        // Enough rounds that the killed worker's run is still going when the others have finished.
-        let rounds = 12
+        // Enough rounds that both running runs are still going when they have passed round 3 (the kill below), and
+        // that the run left to resume is still going when its parent is killed.
+        let rounds = 8
         let campaign = try directory.write("c.toml", Self.fourRuns(rounds: rounds))
         let out = directory.path("k.h5")
         let environment = ["OMP_NUM_THREADS": "2"]

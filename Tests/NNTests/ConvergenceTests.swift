@@ -41,6 +41,7 @@ struct ConvergenceTests {
             correct += try trainer.evaluate(images: input, labels: batchLabels).correct
         }
         let accuracy = Double(correct) / Double(data.count)
+        print("[convergence] resnet8 on 256 images: loss \(firstEpochLoss) → \(lastEpochLoss), training-set accuracy \(accuracy)")
         #expect(lastEpochLoss < firstEpochLoss / 4, "loss \(firstEpochLoss) → \(lastEpochLoss)")
         #expect(accuracy >= 0.95, "training-set accuracy \(accuracy)")
     }
