@@ -18,9 +18,9 @@ struct PluginCommandTests {
     }
 
     @Test("cocofl strategies lists the plugin strategy with its library, with --plugin before or after the subcommand")
-    func listsThePlugin() throws {
+    func listsThePlugin() async throws {
         let cocofl = try PluginFixtures.cocofl()
-        let plugin = try PluginFixtures.maxWindowPluginPath()
+        let plugin = try await PluginFixtures.maxWindowPluginPath()
         for arguments in [["strategies", "--plugin", plugin], ["--plugin", plugin, "strategies"]] {
             let result = try PluginFixtures.run(cocofl, arguments)
             #expect(result.status == 0, "\(arguments): \(result.standardError)")
@@ -32,9 +32,9 @@ struct PluginCommandTests {
     }
 
     @Test("cocofl run --plugin … --strategy cocofl-max-window records a complete run")
-    func runsThePlugin() throws {
+    func runsThePlugin() async throws {
         let cocofl = try PluginFixtures.cocofl()
-        let plugin = try PluginFixtures.maxWindowPluginPath()
+        let plugin = try await PluginFixtures.maxWindowPluginPath()
         try withTemporaryDirectory { directory in
             let out = directory.appendingPathComponent("plugin.h5").path
             let result = try PluginFixtures.run(cocofl, Self.runArguments(plugin: plugin, out: out, name: "max-window", rounds: 2))
@@ -49,9 +49,9 @@ struct PluginCommandTests {
     }
 
     @Test("a plugin strategy that throws during a run: exit status 1, run marked failed with the message in the file")
-    func failingPluginRun() throws {
+    func failingPluginRun() async throws {
         let cocofl = try PluginFixtures.cocofl()
-        let plugin = try PluginFixtures.maxWindowPluginPath()
+        let plugin = try await PluginFixtures.maxWindowPluginPath()
         try withTemporaryDirectory { directory in
             let out = directory.appendingPathComponent("failing.h5").path
             let arguments = Self.runArguments(plugin: plugin, out: out, name: "failing", rounds: 3, extra: ["--strategy-option", "fail_at_round=2"])
@@ -69,9 +69,9 @@ struct PluginCommandTests {
     }
 
     @Test("a campaign file's plugins: a throwing plugin run is recorded failed and the campaign goes on; fixed, --restart completes it")
-    func campaignWithThePlugin() throws {
+    func campaignWithThePlugin() async throws {
         let cocofl = try PluginFixtures.cocofl()
-        let plugin = try PluginFixtures.maxWindowPluginPath()
+        let plugin = try await PluginFixtures.maxWindowPluginPath()
         try withTemporaryDirectory { directory in
             let campaignFile = directory.appendingPathComponent("plugin.toml")
             let out = directory.appendingPathComponent("plugin.h5").path
@@ -128,9 +128,9 @@ struct PluginCommandTests {
     }
 
     @Test("the plugin's fedprox runs in a campaign next to fedavg: µ = 0 equals fedavg bit for bit, µ > 0 does not")
-    func fedProxNextToFedAvg() throws {
+    func fedProxNextToFedAvg() async throws {
         let cocofl = try PluginFixtures.cocofl()
-        let plugin = try PluginFixtures.maxWindowPluginPath()
+        let plugin = try await PluginFixtures.maxWindowPluginPath()
         try withTemporaryDirectory { directory in
             func campaign(mu: Double) throws -> String {
                 let file = directory.appendingPathComponent("fedprox-\(mu).toml")
@@ -179,9 +179,9 @@ struct PluginCommandTests {
     }
 
     @Test("--workers 2: a plugin that segfaults takes down only its own worker; its run is failed with SIGSEGV named")
-    func crashingPluginWorker() throws {
+    func crashingPluginWorker() async throws {
         let cocofl = try PluginFixtures.cocofl()
-        let plugin = try PluginFixtures.maxWindowPluginPath()
+        let plugin = try await PluginFixtures.maxWindowPluginPath()
         try withTemporaryDirectory { directory in
             let campaignFile = directory.appendingPathComponent("crash.toml")
             let out = directory.appendingPathComponent("crash.h5").path

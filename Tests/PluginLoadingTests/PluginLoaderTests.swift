@@ -66,8 +66,8 @@ private func plannedWindows(_ strategy: Strategy, limits: DeviceLimits, round: I
 @Suite("Loading the example plugin", .heavy)
 struct ExamplePluginTests {
     @Test("the example plugin loads, registers cocofl-max-window and fedprox and is listed with its library as source")
-    func loads() throws {
-        let path = try PluginFixtures.maxWindowPluginPath()
+    func loads() async throws {
+        let path = try await PluginFixtures.maxWindowPluginPath()
         let plugin = try PluginLoader.load(path: path)
         #expect(plugin.entries.map(\.id) == ["cocofl-max-window", "fedprox"])
         var sources = StrategySources(builtins: try BuiltinStrategies.catalog())
@@ -80,8 +80,8 @@ struct ExamplePluginTests {
     }
 
     @Test("the host instantiates the plugin strategy and plans the feasible maximal window with the most upload bytes")
-    func plansTheLargestWindow() throws {
-        let entry = try PluginLoader.load(path: try PluginFixtures.maxWindowPluginPath()).entries[0]
+    func plansTheLargestWindow() async throws {
+        let entry = try PluginLoader.load(path: try await PluginFixtures.maxWindowPluginPath()).entries[0]
         let strategy = try entry.instantiate(options: [:], environment: environment)
         // One copy of the protocol types: the plugin's object is a Strategy to the host's runtime, too.
         #expect((strategy as AnyObject) as? Strategy != nil)
@@ -107,8 +107,8 @@ struct ExamplePluginTests {
     }
 
     @Test("the plugin aggregates with the host's CoCoFL rule from the environment")
-    func aggregatesWithTheHostRule() throws {
-        let strategy = try PluginLoader.load(path: try PluginFixtures.maxWindowPluginPath()).entries[0]
+    func aggregatesWithTheHostRule() async throws {
+        let strategy = try PluginLoader.load(path: try await PluginFixtures.maxWindowPluginPath()).entries[0]
             .instantiate(options: [:], environment: environment)
         let global = try ParameterSet([NamedArray(key: "w", shape: [2], values: [1, 1]),
                                        NamedArray(key: "b", shape: [1], values: [4])])
@@ -123,8 +123,8 @@ struct ExamplePluginTests {
     }
 
     @Test("options: fail_at_round throws a StrategyError the host can catch by type; unknown options are rejected")
-    func options() throws {
-        let entry = try PluginLoader.load(path: try PluginFixtures.maxWindowPluginPath()).entries[0]
+    func options() async throws {
+        let entry = try PluginLoader.load(path: try await PluginFixtures.maxWindowPluginPath()).entries[0]
         let failing = try entry.instantiate(options: ["fail_at_round": "3"], environment: environment)
         let limits = DeviceLimits(time: 1, memory: 1, upload: 1)
         var generator = SeededGenerator(seed: 1)
@@ -252,8 +252,8 @@ struct PluginFailureTests {
     }
 
     @Test("two libraries registering the same id: the error names the id and both libraries")
-    func duplicateAcrossLibraries() throws {
-        let original = try PluginFixtures.maxWindowPluginPath()
+    func duplicateAcrossLibraries() async throws {
+        let original = try await PluginFixtures.maxWindowPluginPath()
         try withTemporaryDirectory { directory in
             // A second file with the same strategy (a copy: dlopen loads it as another library).
             let copy = directory.appendingPathComponent("libMaxWindowCopy.so").path
@@ -272,8 +272,8 @@ struct PluginFailureTests {
     }
 
     @Test("a plugin id that is a built-in strategy's id is refused; the same library named twice is loaded once")
-    func duplicateWithBuiltin() throws {
-        let path = try PluginFixtures.maxWindowPluginPath()
+    func duplicateWithBuiltin() async throws {
+        let path = try await PluginFixtures.maxWindowPluginPath()
         let impostor = StrategyEntry(id: "cocofl-max-window", summary: "a built-in with the plugin's id") { _, environment in
             try CoCoFLStrategy.entry.make(StrategyOptions([:], strategyID: "cocofl"), environment)
         }
