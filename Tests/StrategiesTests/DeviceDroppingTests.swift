@@ -63,7 +63,7 @@ struct DeviceDroppingTests {
     static func run(_ configuration: RunConfiguration, wrapping id: String) throws -> (metrics: [RoundMetrics], planned: [Int: [Int]]) {
         let recorder = Recorder()
         let simulation = try Simulation(configuration: configuration, catalog: catalog(wrapping: id, into: recorder),
-                                        profile: try EndToEndTests.profile())
+                                        data: try EndToEndTests.data(), profile: try EndToEndTests.profile())
         var metrics: [RoundMetrics] = []
         try simulation.run { metrics.append($0) }
         return (metrics, try #require(recorder.strategy).planned)
@@ -135,7 +135,8 @@ struct DeviceDroppingTests {
     func badSampling() throws {
         let configuration = Self.configuration(strategy: "device-dropping", strongCount: 6, sampling: "strong")
         let error = try #require(throws: StrategyError.self) {
-            _ = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), profile: try EndToEndTests.profile())
+            _ = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), data: try EndToEndTests.data(),
+                               profile: try EndToEndTests.profile())
         }
         #expect(error.description.contains("'sampling'") && error.description.contains("unconstrained-only")
                 && error.description.contains("all-devices"))

@@ -28,6 +28,10 @@ struct EndToEndTests {
         return configuration
     }
 
+    /// Fashion-MNIST, decompressed once for every in-process run of this test target (each run takes its subsets).
+    static let fashionMNIST = Result { try DatasetCatalog.load(name: "fashion-mnist", directory: nil) }
+    static func data() throws -> DatasetSplit { try fashionMNIST.get() }
+
     /// One profile for all runs (its content only steers CoCoFL's choices).
     static let measuredProfile = Result {
         try Profiler(modelName: "resnet8", inputShape: [1, 28, 28], classes: 10, batch: 32, repeats: 1).run(needs: [.windows, .subModels])
@@ -39,7 +43,7 @@ struct EndToEndTests {
     func learns(strategy: String) throws {
         var configuration = Self.configuration(strategy)
         configuration.evaluationInterval = configuration.rounds  // only the final accuracy is checked
-        let simulation = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), profile: try Self.profile())
+        let simulation = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), data: try Self.data(), profile: try Self.profile())
         var history: [RoundMetrics] = []
         try simulation.run { history.append($0) }
         let final = try #require(history.last?.evaluation)
@@ -67,7 +71,7 @@ struct EndToEndTests {
             configuration.evaluationInterval = 2
             configuration.trainSubset = 6000
             configuration.batchNormEvaluation = mode
-            let simulation = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), profile: try Self.profile())
+            let simulation = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), data: try Self.data(), profile: try Self.profile())
             try simulation.run { if let e = $0.evaluation { accuracy[mode] = e.accuracy } }
         }
         // A momentum-0.1 re-estimate from (0, 1) kept 12 % of the reset values and fell to chance level.
@@ -82,8 +86,8 @@ struct EndToEndTests {
         var configuration = Self.configuration("cocofl")
         configuration.rounds = 2
         configuration.evaluationInterval = 2
-        let a = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), profile: try Self.profile())
-        let b = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), profile: try Self.profile())
+        let a = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), data: try Self.data(), profile: try Self.profile())
+        let b = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), data: try Self.data(), profile: try Self.profile())
         try a.run { _ in }
         try b.run { _ in }
         #expect(a.global == b.global)
@@ -94,7 +98,7 @@ struct EndToEndTests {
         var configuration = Self.configuration("cocofl")
         configuration.rounds = 1
         configuration.mix = DeviceMix(groups: [DeviceGroup(name: "tiny", size: .share(1), time: .constant(0.001), memory: .constant(0.001), upload: .constant(0.001))])
-        let simulation = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), profile: try Self.profile())
+        let simulation = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), data: try Self.data(), profile: try Self.profile())
         let metrics = try simulation.runRound()
         #expect(metrics.participants == 0)
         #expect(metrics.skipped["no feasible configuration"] == 5)
@@ -104,13 +108,13 @@ struct EndToEndTests {
     func badInput() throws {
         let catalog = try BuiltinStrategies.catalog()
         let unknown = try #require(throws: (any Error).self) {
-            _ = try Simulation(configuration: Self.configuration("fedavgg"), catalog: catalog, profile: try Self.profile())
+            _ = try Simulation(configuration: Self.configuration("fedavgg"), catalog: catalog, data: try Self.data(), profile: try Self.profile())
         }
         #expect("\(unknown)".contains("fedavg") && "\(unknown)".contains("cocofl"))
         var configuration = Self.configuration("heterofl")
         configuration.strategyOptions = ["ratio": "0.5"]
         let option = try #require(throws: StrategyError.self) {
-            _ = try Simulation(configuration: configuration, catalog: catalog, profile: try Self.profile())
+            _ = try Simulation(configuration: configuration, catalog: catalog, data: try Self.data(), profile: try Self.profile())
         }
         #expect(option.description.contains("'ratio'") && option.description.contains("ratios"))
         #expect(catalog.ids == ["cocofl", "device-dropping", "fedavg", "federated-dropout", "fedrolex", "heterofl"])

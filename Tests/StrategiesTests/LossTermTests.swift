@@ -64,7 +64,7 @@ struct LossTermTests {
             holder.strategy = strategy
             return strategy
         }])
-        let simulation = try Simulation(configuration: configuration, catalog: catalog)
+        let simulation = try Simulation(configuration: configuration, catalog: catalog, data: try EndToEndTests.data())
         var metrics: [RoundMetrics] = []
         try simulation.run { metrics.append($0) }
         return (try #require(holder.strategy), simulation, metrics)
