@@ -19,7 +19,11 @@ struct RanksTests {
     /// The stored profile of the fixture campaign (resnet8, 1×28×28, batch 32, windows and sub-models), so that
     /// both invocations choose CoCoFL windows and sub-model widths from the same table.
     static let profile = SameResultsTests.folder.appendingPathComponent("profile.json").path
-    static let environment = ["OMP_NUM_THREADS": "1", "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
+    /// 1 thread per rank; root allowed (CI runs as root). When a rank dies, the others are stuck in a collective
+    /// and mpirun ends them with SIGTERM and, `odls_base_sigkill_timeout` seconds later (default 1; measured 2 s
+    /// in all), SIGKILL: with 0 it does so at once, and the killed-rank test does not wait for nothing.
+    static let environment = ["OMP_NUM_THREADS": "1", "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+                              "OMPI_MCA_odls_base_sigkill_timeout": "0"]
 
     static func campaign(rounds: Int, checkpointEvery: Int = 2) -> String {
         """

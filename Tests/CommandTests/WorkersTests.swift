@@ -72,7 +72,7 @@ struct WorkersTests {
         let directory = try TemporaryDirectory()
         // Enough rounds that both running runs are still going when they have passed round 3 (the kill below), and
         // that the run left to resume is still going when its parent is killed.
-        let rounds = 8
+        let rounds = 6
         let campaign = try directory.write("c.toml", Self.fourRuns(rounds: rounds))
         let out = directory.path("k.h5")
         let environment = ["OMP_NUM_THREADS": "2"]
