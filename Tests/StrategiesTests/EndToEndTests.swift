@@ -69,7 +69,7 @@ struct EndToEndTests {
             var configuration = Self.configuration("fedavg")
             configuration.rounds = 2
             configuration.evaluationInterval = 2
-            configuration.trainSubset = 6000
+            configuration.trainSubset = 4000
             configuration.batchNormEvaluation = mode
             let simulation = try Simulation(configuration: configuration, catalog: BuiltinStrategies.catalog(), data: try Self.data(), profile: try Self.profile())
             try simulation.run { if let e = $0.evaluation { accuracy[mode] = e.accuracy } }
