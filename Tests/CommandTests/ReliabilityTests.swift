@@ -66,9 +66,10 @@ struct ReliabilityTests {
           arguments: [SIGTERM, SIGINT])
     func stopOnSignal(signal: Int32) throws {
         let directory = try TemporaryDirectory()
-        let campaign = try directory.write("c.toml", Self.fedavgCampaign(rounds: 5, checkpointEvery: 4))
+        let text = Self.fedavgCampaign(rounds: 5, checkpointEvery: 4)
+        let campaign = try directory.write("c.toml", text)
         let out = directory.path("stopped.h5")
-        let uninterrupted = try ReferenceCampaigns.run(Self.fedavgCampaign(rounds: 5, checkpointEvery: 4))
+        let uninterrupted = try ReferenceCampaigns.run(text)
         let reference = uninterrupted.path
         #expect(!uninterrupted.result.error.contains("profiling"), "fedavg does not need the profile: \(uninterrupted.result.error)")
 

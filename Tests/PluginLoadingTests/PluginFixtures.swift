@@ -82,6 +82,8 @@ enum PluginFixtures {
         try await maxWindowPluginBuild.value.get().path
     }
 
+    /// Compiles `source` into the shared library `name` in `directory` with the system C compiler (or the Swift
+    /// toolchain's clang, which every Swift installation has), against the plugin ABI header.
     static func cLibrary(_ name: String, source: String, in directory: URL) throws -> String {
         let compiler = try (try? executable(named: "cc", purpose: ""))
             ?? executable(named: "clang", purpose: "build the C fixture libraries (neither cc nor clang was found)")
