@@ -21,12 +21,15 @@ public struct HeavyCompute: TestTrait, SuiteTrait, TestScoping {
         }
         await HeavyComputeGate.shared.acquire()
         let start = Date()
+        let startCPU = cpuSeconds()
         defer {
             // COCOFL_TEST_TIMINGS=1 prints how long each heavy case held the gate: the suite's critical path.
             if ProcessInfo.processInfo.environment["COCOFL_TEST_TIMINGS"] == "1" {
                 // Also when it took the gate, in seconds since the process started: gaps show where no heavy case ran.
-                print(String(format: "[heavy] %6.1f s  at %6.1f s  %@", Date().timeIntervalSince(start),
-                             start.timeIntervalSince(processStart), test.name))
+                // And the cores it kept busy: CPU seconds of this process and its finished children per second.
+                let wall = Date().timeIntervalSince(start)
+                print(String(format: "[heavy] %6.1f s  at %6.1f s  %4.2f cores  %@", wall, start.timeIntervalSince(processStart),
+                             (cpuSeconds() - startCPU) / max(wall, 1e-3), test.name))
             }
         }
         do {
@@ -42,6 +45,17 @@ public struct HeavyCompute: TestTrait, SuiteTrait, TestScoping {
 extension Trait where Self == HeavyCompute {
     /// Runs the test's cases one at a time with every other heavy test case of the process.
     public static var heavy: HeavyCompute { HeavyCompute() }
+}
+
+/// CPU seconds (user and system) of this process and of its children that have been waited for.
+private func cpuSeconds() -> Double {
+    var total = 0.0
+    for who in [RUSAGE_SELF.rawValue, RUSAGE_CHILDREN.rawValue] {
+        var usage = rusage()
+        getrusage(who, &usage)
+        total += Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+    return total
 }
 
 /// When this process started (from /proc/self/stat), for the timings of `COCOFL_TEST_TIMINGS=1`.
