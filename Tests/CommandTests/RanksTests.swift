@@ -36,7 +36,7 @@ struct RanksTests {
         devices = 10
         per_round = 4
         train_subset = 400
-        test_subset = 200
+        test_subset = 100
         lr = 0.05
         eval_every = 1
         checkpoint_every = \(checkpointEvery)

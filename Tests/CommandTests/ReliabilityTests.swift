@@ -30,7 +30,7 @@ struct ReliabilityTests {
         eval_every = 1
         checkpoint_every = \(checkpointEvery)
         train_subset = 600
-        test_subset = 200
+        test_subset = 100
         lr = 0.05
         bn_eval = "aggregated"
         """
@@ -107,7 +107,7 @@ struct ReliabilityTests {
         let directory = try TemporaryDirectory()
         let arguments = ["run", "--strategy", "fedavg", "--rounds", "5", "--devices", "6", "--per-round", "2", "--alpha", "0.5",
                          "--seed", "4", "--eval-every", "1", "--checkpoint-every", "4", "--train-subset", "600",
-                         "--test-subset", "200", "--lr", "0.05", "--bn-eval", "aggregated", "--name", Self.runName]
+                         "--test-subset", "100", "--lr", "0.05", "--bn-eval", "aggregated", "--name", Self.runName]
         func roundLines(_ output: String) -> [String] { output.split(separator: "\n").map(String.init).filter { $0.hasPrefix("round ") } }
         // The same run as the uninterrupted campaign the signal tests compare with: `cocofl run` is a one-run campaign.
         let reference = try ReferenceCampaigns.run(Self.fedavgCampaign(rounds: 5, checkpointEvery: 4)).path

@@ -123,7 +123,7 @@ final class TemporaryDirectory {
     }
 }
 
-/// A small campaign on real Fashion-MNIST: 10 devices, 3 per round, 1,000 training and 200 test images.
+/// A small campaign on real Fashion-MNIST: 10 devices, 3 per round, 1,000 training and 100 test images.
 func smallCampaign(strategies: [String] = ["cocofl"], rounds: Int = 6, extraRun: String = "", extraTop: String = "") -> String {
     """
     description = "command tests"
@@ -142,7 +142,7 @@ func smallCampaign(strategies: [String] = ["cocofl"], rounds: Int = 6, extraRun:
     eval_every = 1
     checkpoint_every = 2
     train_subset = 1000
-    test_subset = 200
+    test_subset = 100
     profile_repeats = 1
     lr = 0.05
     bn_eval = "aggregated"

@@ -10,10 +10,10 @@ import TestSupport
 /// longer than one after the other.
 @Suite("cocofl with --plugin", .heavy, .serialized, .timeLimit(.minutes(10)))
 struct PluginCommandTests {
-    /// A short run on real Fashion-MNIST: 1,000 training and 200 test images over 10 devices, 3 per round.
+    /// A short run on real Fashion-MNIST: 1,000 training and 100 test images over 10 devices, 3 per round.
     private static func runArguments(plugin: String, out: String, name: String, rounds: Int, extra: [String] = []) -> [String] {
         ["run", "--plugin", plugin, "--strategy", "cocofl-max-window", "--rounds", "\(rounds)", "--train-subset", "1000",
-         "--test-subset", "200", "--devices", "10", "--per-round", "3", "--model", "resnet8", "--out", out, "--name", name,
+         "--test-subset", "100", "--devices", "10", "--per-round", "3", "--model", "resnet8", "--out", out, "--name", name,
          "--profile", PluginFixtures.storedProfile] + extra
     }
 
@@ -87,7 +87,7 @@ struct PluginCommandTests {
                     devices = 10
                     per_round = 3
                     train_subset = 1000
-                    test_subset = 200
+                    test_subset = 100
                     profile_repeats = 1
 
                     """
@@ -146,7 +146,7 @@ struct PluginCommandTests {
                     devices = 6
                     per_round = 3
                     train_subset = 600
-                    test_subset = 200
+                    test_subset = 100
                     lr = 0.05
                     checkpoint_every = 3
 
@@ -196,7 +196,7 @@ struct PluginCommandTests {
                 devices = 10
                 per_round = 3
                 train_subset = 1000
-                test_subset = 200
+                test_subset = 100
                 profile_repeats = 1
 
                 [strategy.cocofl-max-window]
