@@ -8,7 +8,7 @@ import TestSupport
 /// The plugin as a user meets it: through the `cocofl` binary of this build. Runs that need a profile get the stored
 /// one (`--profile`). Serialized: each run computes on oneDNN's threads, and two at once on a small machine take
 /// longer than one after the other.
-@Suite("cocofl with --plugin", .heavy, .serialized, .timeLimit(.minutes(10)))
+@Suite("cocofl with --plugin", .heavy(after: PluginFixtures.awaitMaxWindowPlugin), .serialized, .timeLimit(.minutes(10)))
 struct PluginCommandTests {
     /// A short run on real Fashion-MNIST: 1,000 training and 100 test images over 10 devices, 3 per round.
     private static func runArguments(plugin: String, out: String, name: String, rounds: Int, extra: [String] = []) -> [String] {

@@ -77,6 +77,12 @@ enum PluginFixtures {
         }
     }
 
+    /// Waits for the example plugin's build, whatever its outcome (a failed build fails the tests that ask for the
+    /// path): the heavy plugin suites wait here before they take the heavy-test gate, not while holding it.
+    @Sendable static func awaitMaxWindowPlugin() async {
+        _ = await maxWindowPluginBuild.value
+    }
+
     /// The path of the built example plugin; throws (failing the test) if it could not be built.
     static func maxWindowPluginPath() async throws -> String {
         try await maxWindowPluginBuild.value.get().path

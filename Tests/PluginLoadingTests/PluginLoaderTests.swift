@@ -63,7 +63,7 @@ private func plannedWindows(_ strategy: Strategy, limits: DeviceLimits, round: I
     }
 }
 
-@Suite("Loading the example plugin", .heavy)
+@Suite("Loading the example plugin", .heavy(after: PluginFixtures.awaitMaxWindowPlugin))
 struct ExamplePluginTests {
     @Test("the example plugin loads, registers cocofl-max-window and fedprox and is listed with its library as source")
     func loads() async throws {

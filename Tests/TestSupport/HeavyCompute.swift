@@ -11,7 +11,12 @@ import Testing
 public struct HeavyCompute: TestTrait, SuiteTrait, TestScoping {
     public var isRecursive: Bool { true }
 
-    public init() {}
+    /// Awaited before the gate is taken: a slow fixture (a build) that would otherwise keep every heavy test waiting.
+    let prerequisite: (@Sendable () async throws -> Void)?
+
+    public init(after prerequisite: (@Sendable () async throws -> Void)? = nil) {
+        self.prerequisite = prerequisite
+    }
 
     public func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
         // Suites and whole test functions pass through; each test case takes the gate for its own body.
@@ -19,6 +24,7 @@ public struct HeavyCompute: TestTrait, SuiteTrait, TestScoping {
             try await function()
             return
         }
+        try await prerequisite?()
         await HeavyComputeGate.shared.acquire()
         let start = Date()
         let startCPU = cpuSeconds()
@@ -45,6 +51,12 @@ public struct HeavyCompute: TestTrait, SuiteTrait, TestScoping {
 extension Trait where Self == HeavyCompute {
     /// Runs the test's cases one at a time with every other heavy test case of the process.
     public static var heavy: HeavyCompute { HeavyCompute() }
+
+    /// As `.heavy`, but awaits `prerequisite` (e.g. building a fixture) before taking the gate, so that other heavy
+    /// tests run meanwhile.
+    public static func heavy(after prerequisite: @escaping @Sendable () async throws -> Void) -> HeavyCompute {
+        HeavyCompute(after: prerequisite)
+    }
 }
 
 /// CPU seconds (user and system) of this process and of its children that have been waited for.
