@@ -79,19 +79,22 @@ struct RanksTests {
         let directory = try TemporaryDirectory()
         let campaign = try directory.write("c.toml", Self.campaign(rounds: 2, checkpointEvery: 1))
         let (one, two) = (directory.path("one.h5"), directory.path("two.h5"))
-        let single = try Tool.run(["campaign", campaign, "--out", one, "--plain", "--profile", Self.profile], environment: Self.environment)
-        try #require(single.status == 0, "\(single.error)")
+        // The 1-process reference runs alongside the ranks: three 1-thread processes share the cores (with 1 thread
+        // no OpenMP pool spins, so they do not slow each other down beyond sharing).
+        let reference = try Tool.launch(["campaign", campaign, "--out", one, "--plain", "--profile", Self.profile], environment: Self.environment)
         let ranks = Self.finish(try Self.launchRanks(2, ["campaign", campaign, "--out", two, "--plain", "--profile", Self.profile]))
+        let single = Self.finish(reference)
+        try #require(single.status == 0, "\(single.error)")
         try #require(ranks.status == 0, "\(ranks.error)")
         #expect(ranks.error.contains("MPI: 2 ranks"), "\(ranks.error)")
-        let (reference, shared) = (try Self.contents(one), try Self.contents(two))
-        #expect(reference.keys.sorted() == Self.runs && shared.keys.sorted() == Self.runs)
+        let (expected, shared) = (try Self.contents(one), try Self.contents(two))
+        #expect(expected.keys.sorted() == Self.runs && shared.keys.sorted() == Self.runs)
         for run in Self.runs {
-            #expect(shared[run]?.0 == reference[run]?.0, "metrics of \(run)")
-            #expect(shared[run]?.1 == reference[run]?.1 && reference[run]?.1.keys.sorted() == [1, 2], "checkpoints of \(run)")
+            #expect(shared[run]?.0 == expected[run]?.0, "metrics of \(run)")
+            #expect(shared[run]?.1 == expected[run]?.1 && expected[run]?.1.keys.sorted() == [1, 2], "checkpoints of \(run)")
         }
         // Every rank took part: each trained some of the 4 devices of every round (the heterofl run skips some).
-        #expect(reference["fedavg-fashion-mnist-resnet8-a0.5-s1"]?.0["participants"] == [4, 4])
+        #expect(expected["fedavg-fashion-mnist-resnet8-a0.5-s1"]?.0["participants"] == [4, 4])
     }
 
     @Test("a rank killed mid-run ends the job non-zero with the rank named; the same command resumes to the same results")
@@ -99,6 +102,10 @@ struct RanksTests {
         let directory = try TemporaryDirectory()
         let campaign = try directory.write("k.toml", Self.campaign(rounds: 6).replacingOccurrences(of: "strategies = [\"fedavg\", \"cocofl\", \"heterofl\"]", with: "strategies = [\"fedavg\"]"))
         let out = directory.path("k.h5")
+        // The uninterrupted 1-process reference runs alongside (1 thread, like each rank).
+        let reference = directory.path("reference.h5")
+        let uninterrupted = try Tool.launch(["campaign", campaign, "--out", reference, "--plain", "--profile", Self.profile],
+                                            environment: Self.environment)
         let launched = try Self.launchRanks(2, ["campaign", campaign, "--out", out, "--plain", "--profile", Self.profile])
         let seen = launched.readError(until: "round 3/6")
         try #require(seen.contains("round 3/6"), "\(seen)")
@@ -118,8 +125,7 @@ struct RanksTests {
         let resumed = Self.finish(try Self.launchRanks(2, ["campaign", campaign, "--out", out, "--plain", "--profile", Self.profile]))
         #expect(resumed.status == 0, "\(resumed.error)")
         #expect(resumed.error.contains("resuming after round \(resumedFrom)"), "\(resumed.error)")
-        let reference = directory.path("reference.h5")
-        let single = try Tool.run(["campaign", campaign, "--out", reference, "--plain", "--profile", Self.profile], environment: Self.environment)
+        let single = Self.finish(uninterrupted)
         try #require(single.status == 0, "\(single.error)")
         let (expected, finished) = (try Self.contents(reference), try Self.contents(out))
         #expect(finished["fedavg-fashion-mnist-resnet8-a0.5-s1"]?.0 == expected["fedavg-fashion-mnist-resnet8-a0.5-s1"]?.0)
