@@ -33,6 +33,8 @@ struct SlurmTests {
         for name in WorkersTests.runNames { #expect(dry.output.contains("'\(name)'"), "\(dry.output)") }
         #expect(!FileManager.default.fileExists(atPath: ResultsFile.runFolder(of: out) + "/slurm/array.sh"), "a dry run submits nothing")
 
+        // The 1-thread local run to compare with (shared with WorkersTests) runs while the array does.
+        ReferenceCampaigns.start(WorkersTests.fourRuns(), environment: ["OMP_NUM_THREADS": "1"])
         let submitted = try Tool.run(["campaign", campaign, "--out", out, "--slurm"])
         #expect(submitted.status == 0, "\(submitted.error)")
         let job = submitted.output.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -47,7 +49,6 @@ struct SlurmTests {
         }
         try #require(status.contains("4 runs: 4 complete"), "\(status)")
 
-        // A 1-thread local run of the same campaign (shared with WorkersTests).
         let local = try ReferenceCampaigns.run(WorkersTests.fourRuns(), environment: ["OMP_NUM_THREADS": "1"]).path
         let (fromSlurm, fromHere) = (try WorkersTests.contents(of: out), try WorkersTests.contents(of: local))
         for (task, name) in WorkersTests.runNames.enumerated() {

@@ -32,7 +32,7 @@ enum Tool {
 
     /// Waits for a launched process, reading both pipes to the end first so a chatty child never blocks on a
     /// full pipe.
-    private static func finish(_ process: Launched) throws -> Result {
+    static func finish(_ process: Launched) throws -> Result {
         let output = process.outputPipe.fileHandleForReading.readDataToEndOfFile()
         let error = process.errorPipe.fileHandleForReading.readDataToEndOfFile()
         process.process.waitUntilExit()
@@ -167,7 +167,9 @@ func expectOneLineError(_ result: Tool.Result, mentioning needles: [String], sou
 }
 
 /// Uninterrupted reference campaigns that several tests compare with, each run once per test process (keyed by the
-/// campaign's text and the environment) into a directory removed when the process exits.
+/// campaign's text and the environment) into a directory removed when the process exits. A test may `start` one
+/// before work of its own and collect it with `run` afterwards: a 1-thread reference then shares the cores with
+/// 1-thread workers or ranks instead of running before them.
 enum ReferenceCampaigns {
     /// A reference: the results file and what the command printed.
     struct Reference {
@@ -175,32 +177,61 @@ enum ReferenceCampaigns {
         let result: Tool.Result
     }
 
+    private enum State {
+        case running(Tool.Launched, out: String)
+        case finished(Result<Reference, any Error>)
+    }
+
     private static let directory = FileManager.default.temporaryDirectory
         .appendingPathComponent("cocofl-command-tests-references-\(getpid())")
     private static let lock = NSLock()
-    nonisolated(unsafe) private static var references: [String: Result<Reference, any Error>] = [:]
+    nonisolated(unsafe) private static var states: [String: State] = [:]
 
-    /// The results of `cocofl campaign` on `text` with `environment`, run on first use; a failed run throws for
-    /// every test that needs it.
-    static func run(_ text: String, environment: [String: String] = [:]) throws -> Reference {
-        lock.lock()
-        defer { lock.unlock() }
-        let key = text + "\n" + environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";")
-        if let known = references[key] { return try known.get() }
-        let outcome = Result<Reference, any Error> {
-            if references.isEmpty {
+    private static func key(_ text: String, _ environment: [String: String]) -> String {
+        text + "\n" + environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";")
+    }
+
+    /// Starts the campaign in the background unless it was started before. Call with the lock held.
+    private static func launch(_ text: String, environment: [String: String]) -> State {
+        do {
+            if states.isEmpty {
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
                 atexit { try? FileManager.default.removeItem(at: ReferenceCampaigns.directory) }
             }
-            let name = "reference-\(references.count)"
+            let name = "reference-\(states.count)"
             let campaign = directory.appendingPathComponent(name + ".toml").path
             try text.write(toFile: campaign, atomically: true, encoding: .utf8)
             let out = directory.appendingPathComponent(name + ".h5").path
-            let result = try Tool.run(["campaign", campaign, "--out", out, "--plain"], environment: environment)
-            guard result.status == 0 else { throw ReferenceFailed(description: "reference campaign failed: \(result.error)") }
-            return Reference(path: out, result: result)
+            return .running(try Tool.launch(["campaign", campaign, "--out", out, "--plain"], environment: environment), out: out)
+        } catch {
+            return .finished(.failure(error))
         }
-        references[key] = outcome
+    }
+
+    /// Starts `cocofl campaign` on `text` with `environment` in the background, unless it was started before.
+    static func start(_ text: String, environment: [String: String] = [:]) {
+        lock.lock()
+        defer { lock.unlock() }
+        let key = key(text, environment)
+        if states[key] == nil { states[key] = launch(text, environment: environment) }
+    }
+
+    /// The results of `cocofl campaign` on `text` with `environment`: started now unless `start` did, waited for
+    /// once; a failed run throws for every test that needs it.
+    static func run(_ text: String, environment: [String: String] = [:]) throws -> Reference {
+        lock.lock()
+        defer { lock.unlock() }
+        let key = key(text, environment)
+        if states[key] == nil { states[key] = launch(text, environment: environment) }
+        if case .running(let launched, let out) = states[key]! {
+            let outcome = Result<Reference, any Error> {
+                let result = try Tool.finish(launched)
+                guard result.status == 0 else { throw ReferenceFailed(description: "reference campaign failed: \(result.error)") }
+                return Reference(path: out, result: result)
+            }
+            states[key] = .finished(outcome)
+        }
+        guard case .finished(let outcome) = states[key]! else { preconditionFailure("a reference left running") }
         return try outcome.get()
     }
 

@@ -36,9 +36,11 @@ struct WorkersTests {
         let directory = try TemporaryDirectory()
         let campaign = try directory.write("c.toml", Self.fourRuns())
         let two = directory.path("two.h5")
-        // The same thread count per run in both (oneDNN's reductions depend on it): 1 thread each.
-        let one = try ReferenceCampaigns.run(Self.fourRuns(), environment: ["OMP_NUM_THREADS": "1"]).path
+        // The same thread count per run in both (oneDNN's reductions depend on it): 1 thread each. The 1-process
+        // reference runs alongside the two 1-thread workers.
+        ReferenceCampaigns.start(Self.fourRuns(), environment: ["OMP_NUM_THREADS": "1"])
         let parallel = try Tool.run(["campaign", campaign, "--out", two, "--plain", "--workers", "2"], environment: ["OMP_NUM_THREADS": "2"])
+        let one = try ReferenceCampaigns.run(Self.fourRuns(), environment: ["OMP_NUM_THREADS": "1"]).path
         #expect(parallel.status == 0, "\(parallel.error)")
         #expect(parallel.error.contains("2 worker processes with 1 thread each"), "\(parallel.error)")
         for name in Self.runNames { #expect(parallel.error.contains("\(name): complete"), "\(parallel.error)") }
