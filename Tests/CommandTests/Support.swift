@@ -191,7 +191,7 @@ enum ReferenceCampaigns {
         text + "\n" + environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";")
     }
 
-    /// Starts the campaign in the background unless it was started before. Call with the lock held.
+    /// Starts the campaign in the background (its output is small: it waits in the pipes). Call with the lock held.
     private static func launch(_ text: String, environment: [String: String]) -> State {
         do {
             if states.isEmpty {
