@@ -52,14 +52,6 @@ struct RanksTests {
                         executable: try #require(mpirun), environment: environment)
     }
 
-    static func finish(_ launched: Tool.Launched) -> (status: Int32, error: String) {
-        let output = launched.outputPipe.fileHandleForReading.readDataToEndOfFile()
-        _ = output
-        let error = String(decoding: launched.errorPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        launched.process.waitUntilExit()
-        return (launched.process.terminationStatus, error)
-    }
-
     /// Every metric but wall-clock seconds, and every checkpoint's parameters, of each run.
     static func contents(_ path: String) throws -> [String: ([String: [Double]], [Int: [NamedArray]])] {
         let results = try ResultsFile(path: path, access: .readOnly)
@@ -82,8 +74,8 @@ struct RanksTests {
         // The 1-process reference runs alongside the ranks: three 1-thread processes share the cores (with 1 thread
         // no OpenMP pool spins, so they do not slow each other down beyond sharing).
         let reference = try Tool.launch(["campaign", campaign, "--out", one, "--plain", "--profile", Self.profile], environment: Self.environment)
-        let ranks = Self.finish(try Self.launchRanks(2, ["campaign", campaign, "--out", two, "--plain", "--profile", Self.profile]))
-        let single = Self.finish(reference)
+        let ranks = try Tool.finish(try Self.launchRanks(2, ["campaign", campaign, "--out", two, "--plain", "--profile", Self.profile]))
+        let single = try Tool.finish(reference)
         try #require(single.status == 0, "\(single.error)")
         try #require(ranks.status == 0, "\(ranks.error)")
         #expect(ranks.error.contains("MPI: 2 ranks"), "\(ranks.error)")
@@ -111,9 +103,9 @@ struct RanksTests {
         try #require(seen.contains("round 3/6"), "\(seen)")
         let rankOne = try #require(Self.rank(1, under: launched.process.processIdentifier), "no rank 1 among mpirun's children")
         kill(rankOne, SIGKILL)
-        let (status, error) = Self.finish(launched)
-        #expect(status != 0)
-        #expect(error.contains("rank 1"), "\(error)")
+        let killed = try Tool.finish(launched)
+        #expect(killed.status != 0)
+        #expect(killed.error.contains("rank 1"), "\(killed.error)")
         // Closed before the job resumes: a file this process keeps open would show it the state of now.
         let resumedFrom: Int = try {
             let stopped = try ResultsFile(path: out, access: .readOnly).openRun("fedavg-fashion-mnist-resnet8-a0.5-s1")
@@ -122,10 +114,10 @@ struct RanksTests {
         }()
         #expect(resumedFrom >= 2)
 
-        let resumed = Self.finish(try Self.launchRanks(2, ["campaign", campaign, "--out", out, "--plain", "--profile", Self.profile]))
+        let resumed = try Tool.finish(try Self.launchRanks(2, ["campaign", campaign, "--out", out, "--plain", "--profile", Self.profile]))
         #expect(resumed.status == 0, "\(resumed.error)")
         #expect(resumed.error.contains("resuming after round \(resumedFrom)"), "\(resumed.error)")
-        let single = Self.finish(uninterrupted)
+        let single = try Tool.finish(uninterrupted)
         try #require(single.status == 0, "\(single.error)")
         let (expected, finished) = (try Self.contents(reference), try Self.contents(out))
         #expect(finished["fedavg-fashion-mnist-resnet8-a0.5-s1"]?.0 == expected["fedavg-fashion-mnist-resnet8-a0.5-s1"]?.0)

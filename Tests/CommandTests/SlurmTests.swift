@@ -34,7 +34,7 @@ struct SlurmTests {
         #expect(!FileManager.default.fileExists(atPath: ResultsFile.runFolder(of: out) + "/slurm/array.sh"), "a dry run submits nothing")
 
         // The 1-thread local run to compare with (shared with WorkersTests) runs while the array does.
-        ReferenceCampaigns.start(WorkersTests.fourRuns(), environment: ["OMP_NUM_THREADS": "1"])
+        WorkersTests.startReference()
         let submitted = try Tool.run(["campaign", campaign, "--out", out, "--slurm"])
         #expect(submitted.status == 0, "\(submitted.error)")
         let job = submitted.output.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -49,7 +49,7 @@ struct SlurmTests {
         }
         try #require(status.contains("4 runs: 4 complete"), "\(status)")
 
-        let local = try ReferenceCampaigns.run(WorkersTests.fourRuns(), environment: ["OMP_NUM_THREADS": "1"]).path
+        let local = try WorkersTests.reference()
         let (fromSlurm, fromHere) = (try WorkersTests.contents(of: out), try WorkersTests.contents(of: local))
         for (task, name) in WorkersTests.runNames.enumerated() {
             #expect(FileManager.default.fileExists(atPath: ResultsFile.runFilePath(of: out, run: name)))

@@ -15,6 +15,13 @@ struct WorkersTests {
             .replacingOccurrences(of: "seeds = [4]", with: "seeds = [4, 5]")
     }
 
+    /// The four runs in one process at 1 thread (the thread count oneDNN's sums depend on): the reference the
+    /// workers and Slurm tests compare with, shared between them.
+    static func startReference() { ReferenceCampaigns.start(fourRuns(), environment: ["OMP_NUM_THREADS": "1"]) }
+    static func reference() throws -> String {
+        try ReferenceCampaigns.run(fourRuns(), environment: ["OMP_NUM_THREADS": "1"]).path
+    }
+
     static let runNames = ["fedavg-fashion-mnist-resnet8-a0.5-s4", "fedavg-fashion-mnist-resnet8-a0.5-s5",
                            "fedavg-fashion-mnist-resnet8-a1.0-s4", "fedavg-fashion-mnist-resnet8-a1.0-s5"]
 
@@ -38,9 +45,9 @@ struct WorkersTests {
         let two = directory.path("two.h5")
         // The same thread count per run in both (oneDNN's reductions depend on it): 1 thread each. The 1-process
         // reference runs alongside the two 1-thread workers.
-        ReferenceCampaigns.start(Self.fourRuns(), environment: ["OMP_NUM_THREADS": "1"])
+        Self.startReference()
         let parallel = try Tool.run(["campaign", campaign, "--out", two, "--plain", "--workers", "2"], environment: ["OMP_NUM_THREADS": "2"])
-        let one = try ReferenceCampaigns.run(Self.fourRuns(), environment: ["OMP_NUM_THREADS": "1"]).path
+        let one = try Self.reference()
         #expect(parallel.status == 0, "\(parallel.error)")
         #expect(parallel.error.contains("2 worker processes with 1 thread each"), "\(parallel.error)")
         for name in Self.runNames { #expect(parallel.error.contains("\(name): complete"), "\(parallel.error)") }
